@@ -1,0 +1,71 @@
+"""What every API module shares: the error type and body, and authentication."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.http import HttpRequest
+from ninja.security import APIKeyCookie, HttpBearer
+
+from camcare import clock
+from camcare.accounts.models import Account, ApiToken
+
+
+class ApiError(Exception):
+    """An error answered as {code, message, reference} with `status` (API.md)."""
+
+    def __init__(self, status: int, code: str, message: str, *, headers: dict | None = None, extra: dict | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+def not_found(what: str = "resource") -> ApiError:
+    return ApiError(404, "not_found", f"No such {what}.")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def account_for_bearer(token: str | None) -> Account | None:
+    if not token:
+        return None
+    found = ApiToken.objects.select_related("account").filter(token_hash=hash_token(token)).first()
+    if found is None or not found.account.is_active:
+        return None
+    ApiToken.objects.filter(pk=found.pk).update(last_used_at=clock.real_now())
+    return found.account
+
+
+class TokenAuth(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> Account | None:
+        account = account_for_bearer(token)
+        if account is not None:
+            request.auth_account = account
+            request.auth_token_hash = hash_token(token)
+        return account
+
+
+class PortalSessionAuth(APIKeyCookie):
+    """The portal's session cookie, with Django's CSRF check on unsafe methods."""
+
+    param_name = "sessionid"
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Account | None:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and user.is_active:
+            request.auth_account = user
+            return user
+        return None
+
+
+account_auth = [TokenAuth(), PortalSessionAuth()]
+
+
+def caller(request: HttpRequest) -> Account:
+    """The authenticated account of the request."""
+    return request.auth

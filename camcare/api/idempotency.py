@@ -1,0 +1,150 @@
+"""Idempotency-Key for every mutating API call (POLICY.md section 10, API.md).
+
+A middleware rather than a decorator: it sees the raw body before any view parses it,
+and it wraps every router the same way. Authentication runs first: a call that does not
+authenticate is passed through (it answers 401, which is never kept).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from camcare import clock
+from camcare.api.base import account_for_bearer, hash_token
+from camcare.api.models import IdempotencyRecord
+from camcare.support.errors import record_error
+
+API_PREFIX = "/api/v1/"
+EXEMPT_PATHS = {"/api/v1/accounts", "/api/v1/tokens"}
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+KEEP_FOR = timedelta(hours=24)
+MAX_KEY_LENGTH = 255
+
+
+def identify_caller(request: HttpRequest) -> str | None:
+    """"account:<id>" or "device:<camera id>", or None when the call is not authenticated."""
+    scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+    credential = credential.strip()
+    if scheme.lower() == "bearer":
+        account = account_for_bearer(credential)
+        return f"account:{account.pk}" if account else None
+    if scheme.lower() == "device":
+        from camcare.cameras.models import Camera
+
+        camera_id = Camera.objects.filter(device_token_hash=hash_token(credential)).values_list("id", flat=True).first()
+        return f"device:{camera_id}" if camera_id else None
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return f"account:{user.pk}"
+    return None
+
+
+def body_fingerprint(request: HttpRequest) -> str:
+    """SHA-256 of the body as the server understands it: JSON compared as parsed, a
+    multipart body field by field (files by their bytes), anything else byte for byte."""
+    digest = hashlib.sha256()
+    content_type = request.content_type or ""
+    if content_type.startswith("multipart/"):
+        for name in sorted(request.POST):
+            digest.update(json.dumps([name, request.POST.getlist(name)]).encode())
+        for name in sorted(request.FILES):
+            for upload in request.FILES.getlist(name):
+                digest.update(json.dumps(["file", name, upload.name, upload.size]).encode())
+                for chunk in upload.chunks():
+                    digest.update(chunk)
+                upload.seek(0)
+        return digest.hexdigest()
+    raw = request.body
+    try:
+        parsed = json.loads(raw) if raw.strip() else None
+    except (ValueError, UnicodeDecodeError):
+        digest.update(b"raw:" + raw)
+    else:
+        digest.update(b"json:" + json.dumps(parsed, sort_keys=True, separators=(",", ":")).encode())
+    return digest.hexdigest()
+
+
+def _error(request: HttpRequest, status: int, code: str, message: str) -> JsonResponse:
+    reference = record_error(request=request, status=status, code=code, message=message)
+    return JsonResponse({"code": code, "message": message, "reference": reference}, status=status)
+
+
+def _kept(status: int) -> bool:
+    return status not in (401, 429) and status < 500
+
+
+class IdempotencyMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        key = request.headers.get("Idempotency-Key")
+        if (
+            key is None
+            or request.method not in MUTATING
+            or not request.path.startswith(API_PREFIX)
+            or request.path.rstrip("/") in EXEMPT_PATHS
+        ):
+            return self.get_response(request)
+        caller = identify_caller(request)
+        if caller is None:
+            return self.get_response(request)
+        if not key.strip() or len(key) > MAX_KEY_LENGTH:
+            return _error(request, 422, "invalid_idempotency_key", f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.")
+        fingerprint = body_fingerprint(request)
+        record, earlier = self._claim(caller, key, request, fingerprint)
+        if earlier is not None:
+            return self._answer_repeat(request, earlier, fingerprint)
+        try:
+            response = self.get_response(request)
+        except BaseException:
+            IdempotencyRecord.objects.filter(pk=record.pk).delete()
+            raise
+        self._remember(record, response)
+        return response
+
+    def _claim(self, caller: str, key: str, request: HttpRequest, fingerprint: str):
+        """(our new record, None) when this is the first use, else (None, the earlier one)."""
+        now = clock.real_now()
+        IdempotencyRecord.objects.filter(caller=caller, key=key, created_at__lt=now - KEEP_FOR).delete()
+        try:
+            with transaction.atomic():
+                record = IdempotencyRecord.objects.create(
+                    caller=caller, key=key, method=request.method, path=request.path,
+                    body_hash=fingerprint, created_at=now,
+                )
+            return record, None
+        except IntegrityError:
+            return None, IdempotencyRecord.objects.get(caller=caller, key=key)
+
+    def _answer_repeat(self, request: HttpRequest, earlier: IdempotencyRecord, fingerprint: str) -> HttpResponse:
+        if (earlier.method, earlier.path, earlier.body_hash) != (request.method, request.path, fingerprint):
+            return _error(request, 422, "idempotency_key_reused", "This Idempotency-Key was used for another request; use a new key.")
+        if not earlier.completed:
+            return _error(request, 409, "idempotency_key_in_use", "The first request with this Idempotency-Key is still running; retry shortly.")
+        response = HttpResponse(bytes(earlier.body), status=earlier.status_code, content_type=earlier.content_type or None)
+        response["Idempotent-Replayed"] = "true"
+        return response
+
+    def _remember(self, record: IdempotencyRecord, response: HttpResponse) -> None:
+        if not _kept(response.status_code) or response.streaming:
+            IdempotencyRecord.objects.filter(pk=record.pk).delete()
+            return
+        IdempotencyRecord.objects.filter(pk=record.pk).update(
+            completed=True,
+            status_code=response.status_code,
+            content_type=response.get("Content-Type", ""),
+            body=response.content,
+        )
+
+
+def purge_expired(now=None) -> int:
+    """Delete records older than 24 h of real time; returns how many."""
+    cutoff = (now or clock.real_now()) - KEEP_FOR
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

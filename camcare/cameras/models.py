@@ -1,0 +1,46 @@
+from django.db import models
+
+from camcare import ids
+
+
+class Camera(models.Model):
+    id = models.CharField(primary_key=True, max_length=24, default=ids.camera_id, editable=False)
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="cameras")
+    name = models.CharField(max_length=100)
+    model = models.CharField(max_length=100, blank=True)
+    # Trimmed and upper-cased; one account at a time may hold a serial.
+    serial = models.CharField(max_length=100, unique=True)
+    # The camera's plan code in the account's desired state (POLICY.md section 2).
+    # Billing state: written only by camcare.billing.actions.
+    plan = models.CharField(max_length=32, default="free")
+    # SHA-256 of the device token (the token itself is shown once, at registration).
+    device_token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.serial})"
+
+
+def clip_upload_path(clip: "Clip", filename: str) -> str:
+    return f"clips/{clip.camera.account_id}/{clip.camera_id}/{clip.id}.mp4"
+
+
+class Clip(models.Model):
+    id = models.CharField(primary_key=True, max_length=24, default=ids.clip_id, editable=False)
+    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="clips")
+    recorded_at = models.DateTimeField()  # start of the recording; its age counts from here
+    duration_s = models.PositiveIntegerField()
+    size = models.PositiveBigIntegerField()  # bytes
+    content_type = models.CharField(max_length=100, default="video/mp4")
+    file = models.FileField(upload_to=clip_upload_path, max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Tombstone: set when erasure starts. A clip with it set is gone for the user; the
+    # file and the row are removed next, and a crash in between is finished by the sweep.
+    erasing_since = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["camera", "recorded_at"])]
+        ordering = ["-recorded_at", "id"]

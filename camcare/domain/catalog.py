@@ -1,0 +1,127 @@
+"""The plan catalog (POLICY.md section 1): data in catalog.toml, validated when loaded."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from camcare.domain.periods import Cycle
+
+FREE = "free"
+
+
+class CatalogError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    code: str
+    name: str
+    scope: str  # "camera": one line per camera; "account": one line for its cameras
+    max_cameras: int | None  # None: any number and no price (the free plan)
+    history_days: int
+    currency: str
+    prices: MappingProxyType  # Cycle -> int minor units per period
+
+    def price(self, cycle: Cycle) -> int:
+        return self.prices[cycle]
+
+    @property
+    def is_paid(self) -> bool:
+        return any(self.prices.values())
+
+
+class Catalog:
+    def __init__(self, plans: list[Plan]):
+        self._plans = {plan.code: plan for plan in plans}
+        self._validate()
+
+    def _validate(self) -> None:
+        if FREE not in self._plans:
+            raise CatalogError("the catalog needs a 'free' plan")
+        if self._plans[FREE].is_paid:
+            raise CatalogError("the 'free' plan must cost 0")
+        currencies = {plan.currency for plan in self._plans.values()}
+        if len(currencies) != 1:
+            raise CatalogError(f"one currency per catalog, found {sorted(currencies)}")
+        for plan in self._plans.values():
+            if plan.code != FREE and not plan.is_paid:
+                raise CatalogError(f"plan {plan.code!r}: only 'free' may cost nothing")
+
+    def __getitem__(self, code: str) -> Plan:
+        return self._plans[code]
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._plans
+
+    def __iter__(self) -> Iterator[Plan]:
+        return iter(self._plans.values())
+
+    @property
+    def currency(self) -> str:
+        return self._plans[FREE].currency
+
+    @classmethod
+    def from_toml(cls, text: str) -> Catalog:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise CatalogError(f"catalog is not valid TOML: {exc}") from exc
+        entries = data.get("plan")
+        if not isinstance(entries, list) or not entries:
+            raise CatalogError("the catalog needs [[plan]] entries")
+        plans = [_plan_from_entry(entry) for entry in entries]
+        codes = [plan.code for plan in plans]
+        if len(set(codes)) != len(codes):
+            raise CatalogError(f"duplicate plan codes in {codes}")
+        return cls(plans)
+
+    @classmethod
+    def load(cls, path: Path) -> Catalog:
+        return cls.from_toml(Path(path).read_text(encoding="utf-8"))
+
+
+def _require(entry: dict[str, Any], key: str, kind: type) -> Any:
+    value = entry.get(key)
+    if type(value) is not kind:
+        raise CatalogError(f"plan {entry.get('code')!r}: {key!r} must be {kind.__name__}")
+    return value
+
+
+def _plan_from_entry(entry: Any) -> Plan:
+    if not isinstance(entry, dict):
+        raise CatalogError("each [[plan]] must be a table")
+    code = _require(entry, "code", str)
+    if not code.isidentifier() or code != code.lower():
+        raise CatalogError(f"plan code {code!r} must be a lower-case identifier")
+    scope = _require(entry, "scope", str)
+    if scope not in ("camera", "account"):
+        raise CatalogError(f"plan {code!r}: scope must be 'camera' or 'account'")
+    max_cameras = _require(entry, "max_cameras", int)
+    history_days = _require(entry, "history_days", int)
+    if max_cameras < 0 or history_days < 1:
+        raise CatalogError(f"plan {code!r}: max_cameras >= 0 and history_days >= 1")
+    if scope == "camera" and max_cameras not in (0, 1):
+        raise CatalogError(f"plan {code!r}: a per-camera plan covers one camera per line")
+    currency = _require(entry, "currency", str)
+    raw_prices = _require(entry, "prices", dict)
+    prices = {}
+    for cycle in Cycle:
+        amount = raw_prices.get(cycle.value)
+        if type(amount) is not int or amount < 0:
+            raise CatalogError(f"plan {code!r}: price {cycle.value} must be an int of cents >= 0")
+        prices[cycle] = amount
+    return Plan(
+        code=code,
+        name=_require(entry, "name", str),
+        scope=scope,
+        max_cameras=max_cameras or None,
+        history_days=history_days,
+        currency=currency,
+        prices=MappingProxyType(prices),
+    )

@@ -1,0 +1,71 @@
+"""Billing periods: cycles added to an anchor, with month-end clamping.
+
+POLICY.md section 3: periods are [anchor + k cycles, anchor + (k+1) cycles), and the
+month arithmetic always clamps from the anchor's day, never from the previous
+clamped date (anchor Jan 31 -> Feb 28, Mar 31, Apr 30).
+All instants are timezone-aware UTC datetimes with whole seconds.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+
+class Cycle(StrEnum):
+    MONTHLY = "monthly"
+    ANNUAL = "annual"
+
+    @property
+    def months(self) -> int:
+        return 1 if self is Cycle.MONTHLY else 12
+
+
+def add_months(anchor: datetime, months: int) -> datetime:
+    """`anchor` moved by whole months, the day clamped to the target month's last day."""
+    month_index = anchor.month - 1 + months
+    year, month = anchor.year + month_index // 12, month_index % 12 + 1
+    day = min(anchor.day, calendar.monthrange(year, month)[1])
+    return anchor.replace(year=year, month=month, day=day)
+
+
+def boundary(anchor: datetime, cycle: Cycle, k: int) -> datetime:
+    """The start of period k (k = 0 is the period that starts at the anchor)."""
+    return add_months(anchor, cycle.months * k)
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    start: datetime
+    end: datetime  # exclusive
+
+    @property
+    def seconds(self) -> int:
+        return int((self.end - self.start).total_seconds())
+
+    def contains(self, t: datetime) -> bool:
+        return self.start <= t < self.end
+
+
+def period_at(anchor: datetime, cycle: Cycle, t: datetime) -> Period:
+    """The period of the subscription anchored at `anchor` that contains `t` (t >= anchor)."""
+    if t < anchor:
+        raise ValueError("an instant before the anchor has no period")
+    # Estimate k from the month difference, then step to the exact period: clamping can
+    # make a boundary fall a few days earlier than the naive month count suggests.
+    months = (t.year - anchor.year) * 12 + (t.month - anchor.month)
+    k = max(0, months // cycle.months)
+    while boundary(anchor, cycle, k) > t:
+        k -= 1
+    while boundary(anchor, cycle, k + 1) <= t:
+        k += 1
+    return Period(boundary(anchor, cycle, k), boundary(anchor, cycle, k + 1))
+
+
+def whole_seconds(t: datetime) -> datetime:
+    """`t` in UTC, truncated to whole seconds (the precision of every stored instant)."""
+    if t.tzinfo is None:
+        raise ValueError("naive datetimes are not instants; use UTC-aware datetimes")
+    return t.astimezone(UTC).replace(microsecond=0)

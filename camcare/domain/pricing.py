@@ -1,0 +1,461 @@
+"""Pricing of a desired state and of a change to it (POLICY.md sections 2 and 4).
+
+Everything the web and the API say about money comes from `price_change`: the
+preview runs it, the change executes exactly what it returned, and the tests
+pin it to the worked examples of POLICY.md section 11.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from fractions import Fraction
+
+from camcare.domain.catalog import FREE, Catalog
+from camcare.domain.money import round_half_up
+from camcare.domain.periods import Cycle, Period, add_months
+
+
+class ChangeRefused(Exception):
+    """A change the rules do not allow; `code` is the API error code."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class PlanState:
+    """The desired state of an account: a cycle and a plan code for each camera."""
+
+    cycle: Cycle
+    cameras: Mapping[str, str]  # camera id -> plan code
+
+    def with_cycle(self, cycle: Cycle) -> PlanState:
+        return replace(self, cycle=cycle)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class LineKey:
+    """What identifies a priced line: its plan, its camera (None for account scope), its cycle."""
+
+    plan: str
+    camera: str | None
+    cycle: Cycle
+
+
+def validate_state(state: PlanState, catalog: Catalog) -> None:
+    counts: dict[str, int] = {}
+    for camera, code in state.cameras.items():
+        if code not in catalog:
+            raise ChangeRefused("unknown_plan", f"There is no plan {code!r}.")
+        counts[code] = counts.get(code, 0) + 1
+    for code, count in counts.items():
+        plan = catalog[code]
+        if plan.scope == "account" and plan.max_cameras is not None and count > plan.max_cameras:
+            code_name = "too_many_premium_cameras" if code == "premium" else "too_many_cameras"
+            raise ChangeRefused(
+                code_name, f"{plan.name} covers at most {plan.max_cameras} cameras; {count} chosen."
+            )
+
+
+def lines_of(state: PlanState, catalog: Catalog) -> dict[LineKey, int]:
+    """The priced lines of a state with their catalog price per period, in minor units."""
+    lines: dict[LineKey, int] = {}
+    for camera, code in sorted(state.cameras.items()):
+        plan = catalog[code]
+        if not plan.is_paid:
+            continue
+        key = LineKey(code, camera if plan.scope == "camera" else None, state.cycle)
+        lines[key] = plan.price(state.cycle)
+    return lines
+
+
+def state_price(state: PlanState, catalog: Catalog) -> int:
+    return sum(lines_of(state, catalog).values())
+
+
+def history_days(state: PlanState, catalog: Catalog, camera: str) -> int:
+    return catalog[state.cameras.get(camera, FREE)].history_days
+
+
+@dataclass(frozen=True, slots=True)
+class HeldLine:
+    """A line the subscription holds in its current period."""
+
+    key: LineKey
+    unit_price: int  # minor units per period; the price the line was billed at
+    paid: int  # minor units this line paid for the current period (0 while unpaid)
+    credited: int = 0  # minor units already credited against `paid`
+
+    @property
+    def creditable(self) -> int:
+        return self.paid - self.credited
+
+
+@dataclass(frozen=True, slots=True)
+class CardPayment:
+    """A card charge of the current period and what of it can still be refunded."""
+
+    order_id: str
+    refundable: int  # minor units: charged minus refunded, >= 0
+
+
+class Status(StrEnum):
+    NONE = "none"
+    ACTIVE = "active"
+    PAST_DUE = "past_due"
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What the rules need to know of an account at the instant of a change."""
+
+    state: PlanState
+    status: Status
+    anchor: datetime | None
+    period: Period | None
+    lines: tuple[HeldLine, ...]
+    credit_balance: int  # minor units camcare owes the customer, >= 0
+    card_payments: tuple[CardPayment, ...]  # of the current period, newest first
+    scheduled_cycle: Cycle | None = None
+
+
+class Case(StrEnum):
+    NOTHING = "nothing"
+    SUBSCRIBE = "subscribe"
+    CANCEL = "cancel"
+    UPGRADE = "upgrade"
+    DOWNGRADE = "downgrade"
+    TO_ANNUAL = "to_annual"
+    SCHEDULE_ONLY = "schedule_only"
+
+
+@dataclass(frozen=True, slots=True)
+class PricedLine:
+    kind: str  # "charge" or "credit"
+    key: LineKey
+    amount: int  # minor units, >= 0; the kind gives the sign
+
+
+@dataclass(frozen=True, slots=True)
+class Shrink:
+    camera: str
+    old_days: int
+    new_days: int
+    cutoff: datetime  # clips recorded before this instant are erased
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The priced result of moving a snapshot to a target state at instant `at`.
+
+    Invariant: net == charge_now + credit_used - credit_added - refund.
+    """
+
+    case: Case
+    at: datetime
+    currency: str
+    lines: tuple[PricedLine, ...]
+    net: int
+    charge_now: int  # to the card now
+    credit_used: int  # from the credit balance
+    credit_added: int  # to the credit balance
+    refund: int  # back to the card, the sum of `refunds`
+    refunds: tuple[tuple[str, int], ...]  # (charge order id, amount), newest charge first
+    state: PlanState  # in effect right after the change
+    anchor: datetime | None
+    period: Period | None  # the period right after the change; None with no paid line
+    new_lines: tuple[HeldLine, ...]  # the lines held right after the change
+    scheduled_cycle: Cycle | None
+    next_bill: tuple[datetime, int] | None  # (when, card amount at that time)
+    shrinks: tuple[Shrink, ...] = field(default=())
+    voids_unpaid_period: bool = False
+
+    @property
+    def changes_anything(self) -> bool:
+        return self.case is not Case.NOTHING or bool(self.shrinks)
+
+
+def fraction_left(period: Period, t: datetime) -> Fraction:
+    """(e - t) / (e - s) in whole seconds: the unused share of the period at `t`."""
+    if not period.contains(t):
+        raise ValueError("the change instant is outside the current period")
+    return Fraction(int((period.end - t).total_seconds()), period.seconds)
+
+
+def prorated(price: int, fraction: Fraction) -> int:
+    return round_half_up(price * fraction)
+
+
+def _shrinks(old: PlanState, new: PlanState, catalog: Catalog, at: datetime) -> tuple[Shrink, ...]:
+    shrinks = []
+    for camera in sorted(new.cameras):
+        old_days = history_days(old, catalog, camera)
+        new_days = history_days(new, catalog, camera)
+        if new_days < old_days:
+            shrinks.append(Shrink(camera, old_days, new_days, at - timedelta(days=new_days)))
+    return tuple(shrinks)
+
+
+def _allocate_refund(total: int, payments: tuple[CardPayment, ...]) -> tuple[tuple[str, int], ...]:
+    """Pay `total` back to the card, newest payment first, each capped at its refundable part."""
+    refunds = []
+    left = total
+    for payment in payments:
+        if left <= 0:
+            break
+        amount = min(left, payment.refundable)
+        if amount > 0:
+            refunds.append((payment.order_id, amount))
+            left -= amount
+    return tuple(refunds)
+
+
+def _renewal_price(state: PlanState, scheduled_cycle: Cycle | None, catalog: Catalog) -> int:
+    return state_price(state.with_cycle(scheduled_cycle or state.cycle), catalog)
+
+
+def renewal_bill(price: int, credit_balance: int) -> tuple[int, int]:
+    """(credit used, card part) of a bill of `price`: the credit balance goes first."""
+    credit_used = min(price, credit_balance)
+    return credit_used, price - credit_used
+
+
+def price_change(
+    snapshot: Snapshot,
+    target_cameras: Mapping[str, str],
+    requested_cycle: Cycle | None,
+    at: datetime,
+    catalog: Catalog,
+) -> Outcome:
+    """Price the move of `snapshot` to the target at instant `at` (POLICY.md section 4).
+
+    `target_cameras` names every camera of the account; `requested_cycle` None keeps the
+    current cycle (and any scheduled switch). Raises ChangeRefused for what the rules forbid.
+    """
+    current = snapshot.state
+    cycle = requested_cycle or current.cycle
+    target = PlanState(cycle, dict(target_cameras))
+    validate_state(target, catalog)
+    old_lines = {line.key: line for line in snapshot.lines}
+    has_paid = snapshot.status is not Status.NONE and bool(old_lines)
+    target_lines = lines_of(target, catalog)
+
+    if not has_paid:
+        if not target_lines:
+            return _nothing(snapshot, target, at, catalog)
+        return _subscribe(snapshot, target, at, catalog)
+    if not target_lines:
+        return _cancel(snapshot, target, at, catalog)
+    if snapshot.status is Status.PAST_DUE:
+        same_lines = set(lines_of(target.with_cycle(current.cycle), catalog)) == set(old_lines)
+        if not same_lines or cycle is not current.cycle:
+            raise ChangeRefused(
+                "past_due",
+                "The last bill is unpaid: update your card to pay it, or cancel. "
+                "Other plan changes wait until it is paid.",
+            )
+    if cycle.months < current.cycle.months:
+        # Annual -> monthly: camera changes apply now on the current cycle; the cycle
+        # switch waits for the period end (a scheduled change, cancellable until then).
+        outcome = _same_cycle(snapshot, target.with_cycle(current.cycle), at, catalog, cycle)
+        return outcome
+    if cycle.months > current.cycle.months:
+        return _to_annual(snapshot, target, at, catalog)
+    scheduled = snapshot.scheduled_cycle if requested_cycle is None else None
+    return _same_cycle(snapshot, target, at, catalog, scheduled)
+
+
+def _next_bill(
+    state: PlanState, period: Period | None, scheduled: Cycle | None, balance: int, catalog: Catalog
+) -> tuple[datetime, int] | None:
+    if period is None or not lines_of(state, catalog):
+        return None
+    _, card = renewal_bill(_renewal_price(state, scheduled, catalog), balance)
+    return period.end, card
+
+
+def _nothing(snapshot: Snapshot, target: PlanState, at: datetime, catalog: Catalog) -> Outcome:
+    return Outcome(
+        case=Case.NOTHING,
+        at=at,
+        currency=catalog.currency,
+        lines=(),
+        net=0,
+        charge_now=0,
+        credit_used=0,
+        credit_added=0,
+        refund=0,
+        refunds=(),
+        state=target,
+        anchor=None,
+        period=None,
+        new_lines=(),
+        scheduled_cycle=None,
+        next_bill=None,
+        shrinks=_shrinks(snapshot.state, target, catalog, at),
+    )
+
+
+def _subscribe(snapshot: Snapshot, target: PlanState, at: datetime, catalog: Catalog) -> Outcome:
+    """From no paid line to paid lines: a new subscription anchored at `at`, full price."""
+    prices = lines_of(target, catalog)
+    period = Period(at, add_months(at, target.cycle.months))
+    net = sum(prices.values())
+    credit_used, charge_now = renewal_bill(net, snapshot.credit_balance)
+    balance_after = snapshot.credit_balance - credit_used
+    return Outcome(
+        case=Case.SUBSCRIBE,
+        at=at,
+        currency=catalog.currency,
+        lines=tuple(PricedLine("charge", key, price) for key, price in prices.items()),
+        net=net,
+        charge_now=charge_now,
+        credit_used=credit_used,
+        credit_added=0,
+        refund=0,
+        refunds=(),
+        state=target,
+        anchor=at,
+        period=period,
+        new_lines=tuple(HeldLine(key, price, price) for key, price in prices.items()),
+        scheduled_cycle=None,
+        next_bill=_next_bill(target, period, None, balance_after, catalog),
+        shrinks=_shrinks(snapshot.state, target, catalog, at),
+    )
+
+
+def _credit_for(line: HeldLine, fraction: Fraction) -> int:
+    """A removed line's credit: its unused share, never more than it paid net of credits."""
+    return min(prorated(line.unit_price, fraction), line.creditable)
+
+
+def _cancel(snapshot: Snapshot, target: PlanState, at: datetime, catalog: Catalog) -> Outcome:
+    assert snapshot.period is not None
+    fraction = fraction_left(snapshot.period, at)
+    lines = tuple(
+        PricedLine("credit", line.key, _credit_for(line, fraction))
+        for line in sorted(snapshot.lines, key=lambda line: line.key)
+    )
+    total = sum(line.amount for line in lines)
+    refunds = _allocate_refund(total, snapshot.card_payments)
+    refund = sum(amount for _, amount in refunds)
+    return Outcome(
+        case=Case.CANCEL,
+        at=at,
+        currency=catalog.currency,
+        lines=lines,
+        net=-total,
+        charge_now=0,
+        credit_used=0,
+        credit_added=total - refund,
+        refund=refund,
+        refunds=refunds,
+        state=target,
+        anchor=None,
+        period=None,
+        new_lines=(),
+        scheduled_cycle=None,
+        next_bill=None,
+        shrinks=_shrinks(snapshot.state, target, catalog, at),
+        voids_unpaid_period=snapshot.status is Status.PAST_DUE,
+    )
+
+
+def _settle(net: int, balance: int) -> tuple[int, int, int]:
+    """(charge_now, credit_used, credit_added) for a signed net: credit first, then the card."""
+    if net > 0:
+        credit_used, charge_now = renewal_bill(net, balance)
+        return charge_now, credit_used, 0
+    return 0, 0, -net
+
+
+def _same_cycle(
+    snapshot: Snapshot,
+    target: PlanState,
+    at: datetime,
+    catalog: Catalog,
+    scheduled: Cycle | None,
+) -> Outcome:
+    """Upgrade, add or remove a camera, downgrade: only the lines that differ are prorated."""
+    assert snapshot.period is not None
+    fraction = fraction_left(snapshot.period, at)
+    old = {line.key: line for line in snapshot.lines}
+    new_prices = lines_of(target, catalog)
+    priced: list[PricedLine] = []
+    kept: list[HeldLine] = []
+    for key in sorted(set(old) | set(new_prices)):
+        if key in old and key in new_prices:
+            kept.append(old[key])
+        elif key in old:
+            priced.append(PricedLine("credit", key, _credit_for(old[key], fraction)))
+        else:
+            cost = prorated(new_prices[key], fraction)
+            priced.append(PricedLine("charge", key, cost))
+            kept.append(HeldLine(key, new_prices[key], cost))
+    net = sum(p.amount if p.kind == "charge" else -p.amount for p in priced)
+    charge_now, credit_used, credit_added = _settle(net, snapshot.credit_balance)
+    if not priced:
+        case = Case.SCHEDULE_ONLY if scheduled != snapshot.scheduled_cycle else Case.NOTHING
+    else:
+        case = Case.UPGRADE if net > 0 else Case.DOWNGRADE
+    balance_after = snapshot.credit_balance - credit_used + credit_added
+    return Outcome(
+        case=case,
+        at=at,
+        currency=catalog.currency,
+        lines=tuple(priced),
+        net=net,
+        charge_now=charge_now,
+        credit_used=credit_used,
+        credit_added=credit_added,
+        refund=0,
+        refunds=(),
+        state=target,
+        anchor=snapshot.anchor,
+        period=snapshot.period,
+        new_lines=tuple(kept),
+        scheduled_cycle=scheduled,
+        next_bill=_next_bill(target, snapshot.period, scheduled, balance_after, catalog),
+        shrinks=_shrinks(snapshot.state, target, catalog, at),
+    )
+
+
+def _to_annual(snapshot: Snapshot, target: PlanState, at: datetime, catalog: Catalog) -> Outcome:
+    """Monthly -> annual: every old line credited its unused value, the new state charged in
+    full from a new anchor at `at`."""
+    assert snapshot.period is not None
+    fraction = fraction_left(snapshot.period, at)
+    credits = [
+        PricedLine("credit", line.key, _credit_for(line, fraction))
+        for line in sorted(snapshot.lines, key=lambda line: line.key)
+    ]
+    prices = lines_of(target, catalog)
+    charges = [PricedLine("charge", key, price) for key, price in prices.items()]
+    net = sum(c.amount for c in charges) - sum(c.amount for c in credits)
+    charge_now, credit_used, credit_added = _settle(net, snapshot.credit_balance)
+    period = Period(at, add_months(at, target.cycle.months))
+    balance_after = snapshot.credit_balance - credit_used + credit_added
+    return Outcome(
+        case=Case.TO_ANNUAL,
+        at=at,
+        currency=catalog.currency,
+        lines=tuple(credits + charges),
+        net=net,
+        charge_now=charge_now,
+        credit_used=credit_used,
+        credit_added=credit_added,
+        refund=0,
+        refunds=(),
+        state=target,
+        anchor=at,
+        period=period,
+        new_lines=tuple(HeldLine(key, price, price) for key, price in prices.items()),
+        scheduled_cycle=None,
+        next_bill=_next_bill(target, period, None, balance_after, catalog),
+        shrinks=_shrinks(snapshot.state, target, catalog, at),
+    )

@@ -1,0 +1,211 @@
+"""camcare settings, read from the environment (12-factor, like healthchecks).
+
+Every knob has a development default so `make run` works on a fresh machine;
+production sets CAMCARE_PRODUCTION=1, which turns on the secure defaults that
+`manage.py check --deploy` looks for.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_flag(name: str, default: bool = False) -> bool:
+    return os.environ.get(name, "1" if default else "0").lower() in {"1", "true", "yes", "on"}
+
+
+PRODUCTION = env_flag("CAMCARE_PRODUCTION")
+DEBUG = env_flag("CAMCARE_DEBUG", default=not PRODUCTION)
+SECRET_KEY = os.environ.get(
+    "CAMCARE_SECRET_KEY",
+    "dev-only-insecure-key-change-me-" if not PRODUCTION else "",
+)
+if PRODUCTION and len(SECRET_KEY) < 50:
+    raise RuntimeError("CAMCARE_SECRET_KEY must be set (50+ random characters) in production")
+
+ALLOWED_HOSTS = os.environ.get("CAMCARE_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+SITE_URL = os.environ.get("CAMCARE_SITE_URL", "http://127.0.0.1:8000")
+
+# Where SQLite files, uploaded clips and other generated state live (git-ignored).
+DATA_DIR = Path(os.environ.get("CAMCARE_DATA_DIR", BASE_DIR / "var"))
+
+# Test clocks (API.md): per-account frozen clocks for demos and tests. Never in production.
+TEST_CLOCKS = env_flag("CAMCARE_TEST_CLOCKS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "camcare.accounts",
+    "camcare.cameras",
+    "camcare.billing",
+    "camcare.api",
+    "camcare.portal",
+    "camcare.support",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "camcare.api.idempotency.IdempotencyMiddleware",
+]
+
+ROOT_URLCONF = "camcare.urls"
+WSGI_APPLICATION = "camcare.wsgi.application"
+AUTH_USER_MODEL = "accounts.Account"
+LOGIN_URL = "portal:login"
+LOGIN_REDIRECT_URL = "portal:home"
+LOGOUT_REDIRECT_URL = "portal:login"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
+            ],
+        },
+    },
+]
+
+
+def database_config() -> dict:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        config = dj_database_url.parse(url, conn_max_age=60)
+    else:
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        config = {"ENGINE": "django.db.backends.sqlite3", "NAME": DATA_DIR / "camcare.sqlite3"}
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # IMMEDIATE: a write transaction takes the write lock at BEGIN, so two writers
+        # queue on busy_timeout instead of failing with "database is locked" mid-way.
+        config["OPTIONS"] = {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;"
+            ),
+        }
+        config.setdefault("TEST", {})
+    return config
+
+
+DATABASES = {"default": database_config()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+MEDIA_ROOT = Path(os.environ.get("CAMCARE_MEDIA_ROOT", DATA_DIR / "media"))
+MEDIA_URL = "/media-not-served/"  # clips are served by an authenticated view, never publicly
+
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+if os.environ.get("CAMCARE_STORAGE") == "s3":
+    # S3-compatible object storage (AWS, MinIO, R2...) via django-storages; `pip install .[s3]`.
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ["CAMCARE_S3_BUCKET"],
+            "endpoint_url": os.environ.get("CAMCARE_S3_ENDPOINT_URL"),
+            "region_name": os.environ.get("CAMCARE_S3_REGION"),
+            "access_key": os.environ.get("CAMCARE_S3_ACCESS_KEY_ID"),
+            "secret_key": os.environ.get("CAMCARE_S3_SECRET_ACCESS_KEY"),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+
+# Largest clip a device may upload, in bytes.
+CLIP_MAX_BYTES = int(os.environ.get("CAMCARE_CLIP_MAX_BYTES", 50 * 1024 * 1024))
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+CATALOG_PATH = Path(os.environ.get("CAMCARE_CATALOG", BASE_DIR / "catalog.toml"))
+PAYMENT_GATEWAY = os.environ.get("CAMCARE_PAYMENT_GATEWAY", "camcare.billing.gateway.SandboxGateway")
+
+EMAIL_BACKEND = os.environ.get(
+    "CAMCARE_EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if PRODUCTION
+    else "django.core.mail.backends.console.EmailBackend",
+)
+DEFAULT_FROM_EMAIL = os.environ.get("CAMCARE_FROM_EMAIL", "camcare <noreply@camcare.example>")
+EMAIL_HOST = os.environ.get("CAMCARE_EMAIL_HOST", "localhost")
+
+# Content Security Policy (Django 6 built-in): no third-party origin, no inline script.
+SECURE_CSP = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "media-src": ["'self'"],
+    "frame-ancestors": ["'none'"],
+    "form-action": ["'self'"],
+    "base-uri": ["'none'"],
+    "object-src": ["'none'"],
+}
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_flag("CAMCARE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = int(os.environ.get("CAMCARE_HSTS_SECONDS", 31536000))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    CSRF_TRUSTED_ORIGINS = [SITE_URL]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {
+        "camcare": {"handlers": ["console"], "level": os.environ.get("CAMCARE_LOG_LEVEL", "INFO")},
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+    },
+}
