@@ -163,14 +163,26 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 CATALOG_PATH = Path(os.environ.get("CAMCARE_CATALOG", BASE_DIR / "catalog.toml"))
 PAYMENT_GATEWAY = os.environ.get("CAMCARE_PAYMENT_GATEWAY", "camcare.billing.gateway.SandboxGateway")
 
-EMAIL_BACKEND = os.environ.get(
-    "CAMCARE_EMAIL_BACKEND",
-    "django.core.mail.backends.smtp.EmailBackend"
-    if PRODUCTION
-    else "django.core.mail.backends.console.EmailBackend",
-)
+# E-mail (receipts, password resets): the console in development, SMTP in production.
+MAILERS = {
+    "default": {
+        "BACKEND": os.environ.get(
+            "CAMCARE_EMAIL_BACKEND",
+            "django.core.mail.backends.smtp.EmailBackend"
+            if PRODUCTION
+            else "django.core.mail.backends.console.EmailBackend",
+        ),
+    }
+}
+if MAILERS["default"]["BACKEND"].endswith("smtp.EmailBackend"):
+    MAILERS["default"]["OPTIONS"] = {
+        "host": os.environ.get("CAMCARE_EMAIL_HOST", "localhost"),
+        "port": int(os.environ.get("CAMCARE_EMAIL_PORT", 25)),
+        "username": os.environ.get("CAMCARE_EMAIL_USER", ""),
+        "password": os.environ.get("CAMCARE_EMAIL_PASSWORD", ""),
+        "use_tls": env_flag("CAMCARE_EMAIL_TLS"),
+    }
 DEFAULT_FROM_EMAIL = os.environ.get("CAMCARE_FROM_EMAIL", "camcare <noreply@camcare.example>")
-EMAIL_HOST = os.environ.get("CAMCARE_EMAIL_HOST", "localhost")
 
 # Content Security Policy (Django 6 built-in): no third-party origin, no inline script.
 SECURE_CSP = {
@@ -209,3 +221,8 @@ LOGGING = {
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
     },
 }
+
+# Development and tests serve static files straight from the apps (no collectstatic needed);
+# production serves the collected, hashed, compressed files.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = not PRODUCTION

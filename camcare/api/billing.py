@@ -1,3 +1,105 @@
+"""Payment method, subscription changes, credit and orders (API.md)."""
+
 from ninja import Router
 
-router = Router()
+from camcare.api.base import ApiError, caller, not_found
+from camcare.api.schemas import (
+    CancelIn,
+    CardIn,
+    CardOut,
+    ChangeIn,
+    ChangeOut,
+    CreditOut,
+    ErrorOut,
+    OrderOut,
+    PreviewOut,
+    StateIn,
+    SubscriptionOut,
+)
+from camcare.billing import actions, selectors
+from camcare.billing.catalog import get_catalog
+from camcare.billing.errors import BillingRefusal
+
+router = Router(tags=["billing"])
+
+REFUSALS = {402: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+
+
+def refused(exc: BillingRefusal) -> ApiError:
+    return ApiError(exc.status, exc.code, exc.message, extra=exc.extra)
+
+
+@router.put("/payment-method", response={200: CardOut, **REFUSALS})
+def save_payment_method(request, payload: CardIn):
+    account = caller(request)
+    try:
+        method = actions.save_payment_method(account=account, token=payload.token, actor=account)
+    except BillingRefusal as exc:
+        raise refused(exc) from exc
+    return {"brand": method.brand, "last4": method.last4}
+
+
+@router.get("/subscription", response=SubscriptionOut)
+def get_subscription(request):
+    return selectors.subscription_summary(caller(request))
+
+
+@router.post("/subscription/preview", response={200: PreviewOut, **REFUSALS})
+def preview(request, payload: StateIn):
+    account = caller(request)
+    try:
+        result = actions.preview_change(account=account, cameras=payload.cameras, cycle=payload.cycle, actor=account)
+    except BillingRefusal as exc:
+        raise refused(exc) from exc
+    return result.to_api()
+
+
+@router.put("/subscription", response={200: ChangeOut, **REFUSALS})
+def change(request, payload: ChangeIn):
+    account = caller(request)
+    try:
+        result = actions.change_plan(account=account, cameras=payload.cameras, cycle=payload.cycle,
+                                     quote_id=payload.quote, actor=account)
+    except BillingRefusal as exc:
+        raise refused(exc) from exc
+    return result.to_api()
+
+
+@router.post("/subscription/cancel", response={200: ChangeOut, **REFUSALS})
+def cancel(request, payload: CancelIn):
+    account = caller(request)
+    try:
+        result = actions.cancel_subscription(account=account, quote_id=payload.quote, actor=account)
+    except BillingRefusal as exc:
+        raise refused(exc) from exc
+    return result.to_api()
+
+
+@router.delete("/subscription/scheduled-change", response={200: SubscriptionOut, **REFUSALS})
+def drop_scheduled_change(request):
+    account = caller(request)
+    try:
+        actions.drop_scheduled_change(account=account, actor=account)
+    except BillingRefusal as exc:
+        raise refused(exc) from exc
+    return selectors.subscription_summary(account)
+
+
+@router.get("/credit", response=CreditOut)
+def credit(request):
+    account = caller(request)
+    return {"balance": selectors.credit_balance(account), "currency": get_catalog().currency,
+            "entries": selectors.credit_history(account)}
+
+
+@router.get("/orders", response=list[OrderOut])
+def list_orders(request):
+    return [selectors.order_to_api(order) for order in selectors.orders_of(caller(request))]
+
+
+@router.get("/orders/{order_id}", response={200: OrderOut, 404: ErrorOut})
+def get_order(request, order_id: str):
+    order = selectors.find_order(caller(request), order_id)
+    if order is None:
+        raise not_found("order")
+    return selectors.order_to_api(order)

@@ -69,3 +69,14 @@ def whole_seconds(t: datetime) -> datetime:
     if t.tzinfo is None:
         raise ValueError("naive datetimes are not instants; use UTC-aware datetimes")
     return t.astimezone(UTC).replace(microsecond=0)
+
+
+def iso_z(t: datetime) -> str:
+    """ISO 8601 in UTC with whole seconds and `Z` (the API's format)."""
+    return whole_seconds(t).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_instant(text: str) -> datetime:
+    """An ISO 8601 instant with an explicit offset (Z or +hh:mm), to UTC whole seconds."""
+    value = datetime.fromisoformat(text.strip().replace("z", "Z"))
+    return whole_seconds(value)

@@ -49,7 +49,7 @@ class LineKey:
 
 def validate_state(state: PlanState, catalog: Catalog) -> None:
     counts: dict[str, int] = {}
-    for camera, code in state.cameras.items():
+    for _camera, code in state.cameras.items():
         if code not in catalog:
             raise ChangeRefused("unknown_plan", f"There is no plan {code!r}.")
         counts[code] = counts.get(code, 0) + 1
