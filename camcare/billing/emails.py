@@ -25,7 +25,7 @@ def send_receipt(order) -> None:
         lines.append(f"Credit used: {format_cents(order.credit_used, order.currency)}")
     if order.refers_to_id:
         lines.append(f"Refund of: {order.refers_to.order_id}")
-    lines += ["", f"Receipt: {settings.SITE_URL}/orders/{order.order_id}/",
+    lines += ["", f"Receipt: {settings.SITE_URL}/payments/{order.order_id}/",
               "Questions? Reply with this Order ID."]
     try:
         send_mail(f"camcare {word.lower()} {order.order_id}", "\n".join(lines), None, [order.account.email])
