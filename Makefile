@@ -35,7 +35,7 @@ browser:
 	@scripts/ensure-chromium
 
 check-deploy: $(STAMP)
-	CAMCARE_PRODUCTION=1 CAMCARE_SECRET_KEY=$$(python3 -c 'print("x" * 64)')-check-deploy-only \
+	CAMCARE_PRODUCTION=1 CAMCARE_SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))') \
 	  CAMCARE_ALLOWED_HOSTS=camcare.example $(BIN)/python manage.py check --deploy --fail-level WARNING
 
 lint: $(STAMP)

@@ -18,7 +18,8 @@ def env_flag(name: str, default: bool = False) -> bool:
 
 
 PRODUCTION = env_flag("CAMCARE_PRODUCTION")
-DEBUG = env_flag("CAMCARE_DEBUG", default=not PRODUCTION)
+# Off unless asked for: users see the friendly error page with its reference, never a trace.
+DEBUG = env_flag("CAMCARE_DEBUG") and not PRODUCTION
 SECRET_KEY = os.environ.get(
     "CAMCARE_SECRET_KEY",
     "dev-only-insecure-key-change-me-" if not PRODUCTION else "",
@@ -68,6 +69,7 @@ ROOT_URLCONF = "camcare.urls"
 WSGI_APPLICATION = "camcare.wsgi.application"
 AUTH_USER_MODEL = "accounts.Account"
 LOGIN_URL = "portal:login"
+CSRF_FAILURE_VIEW = "camcare.portal.views.errors.csrf_failure"
 LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "portal:login"
 

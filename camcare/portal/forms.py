@@ -1,0 +1,146 @@
+"""The portal's forms: labels and errors for people, values for the actions."""
+
+from __future__ import annotations
+
+import re
+
+from django import forms
+
+from camcare import clock
+from camcare.accounts import services
+from camcare.domain.periods import Cycle
+from camcare.portal import idempotency
+
+# Stripe's test card numbers -> the sandbox gateway's tokens (ARCHITECTURE.md, payments).
+TEST_CARDS = {
+    "4242424242424242": "tok_visa",
+    "4000000000000002": "tok_chargeDeclined",
+    "4000000000009995": "tok_insufficientFunds",
+}
+
+
+class IdempotentForm(forms.Form):
+    """A billing form: its hidden key is made when it is rendered and kept across a
+    re-render with errors, so a resubmission of the same form is recognised."""
+
+    idempotency_key = forms.UUIDField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("initial", {}).setdefault("idempotency_key", idempotency.new_key())
+        super().__init__(*args, **kwargs)
+
+    @property
+    def key(self) -> str:
+        return str(self.cleaned_data["idempotency_key"])
+
+
+class SignUpForm(forms.Form):
+    email = forms.EmailField(label="E-mail", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    password = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="At least 8 characters, not a common password, not only digits.",
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("email") and data.get("password"):
+            for message in services.password_errors(data["password"], data["email"]):
+                self.add_error("password", message)
+        return data
+
+
+class SignInForm(forms.Form):
+    email = forms.CharField(label="E-mail", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "username"}))
+    password = forms.CharField(
+        label="Password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+
+class ReauthForm(forms.Form):
+    password = forms.CharField(
+        label="Password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+
+class CardForm(IdempotentForm):
+    number = forms.CharField(
+        label="Card number", max_length=23,
+        widget=forms.TextInput(attrs={"autocomplete": "cc-number", "inputmode": "numeric"}),
+    )
+    expiry = forms.CharField(
+        label="Expiry (MM/YY)", max_length=7,
+        widget=forms.TextInput(attrs={"autocomplete": "cc-exp", "placeholder": "MM/YY"}),
+    )
+    cvc = forms.CharField(
+        label="CVC", max_length=4,
+        widget=forms.TextInput(attrs={"autocomplete": "cc-csc", "inputmode": "numeric"}),
+    )
+
+    def clean_number(self) -> str:
+        digits = re.sub(r"[\s-]", "", self.cleaned_data["number"])
+        if digits not in TEST_CARDS:
+            raise forms.ValidationError(
+                "Use a test card: 4242 4242 4242 4242 (works), 4000 0000 0000 0002 (declined) "
+                "or 4000 0000 0000 9995 (insufficient funds)."
+            )
+        return digits
+
+    def clean_expiry(self) -> tuple[int, int]:
+        match = re.fullmatch(r"\s*(\d{1,2})\s*/\s*(\d{2}|\d{4})\s*", self.cleaned_data["expiry"])
+        if not match or not 1 <= int(match[1]) <= 12:
+            raise forms.ValidationError("Enter the expiry as MM/YY, for example 12/30.")
+        month, year = int(match[1]), int(match[2])
+        year = year + 2000 if year < 100 else year
+        today = clock.real_now()
+        if (year, month) < (today.year, today.month):
+            raise forms.ValidationError("This card has expired.")
+        return month, year
+
+    def clean_cvc(self) -> str:
+        cvc = self.cleaned_data["cvc"].strip()
+        if not re.fullmatch(r"\d{3,4}", cvc):
+            raise forms.ValidationError("The CVC is the 3 or 4 digits on the back of the card.")
+        return cvc
+
+    @property
+    def token(self) -> str:
+        return TEST_CARDS[self.cleaned_data["number"]]
+
+
+class ConfirmForm(IdempotentForm):
+    """Confirms a previewed quote (change or cancel): exactly that quote is executed."""
+
+    quote_id = forms.CharField(widget=forms.HiddenInput, max_length=24)
+
+
+class ChangeForm(forms.Form):
+    """One plan select per camera (field `camera_<id>`) and the billing cycle."""
+
+    cycle = forms.ChoiceField(
+        label="Billing cycle",
+        choices=[(Cycle.MONTHLY.value, "Monthly"), (Cycle.ANNUAL.value, "Annual")],
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(self, *args, cameras, catalog, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [
+            (plan.code, f"{plan.name} · {plan.history_days} days of video history")
+            for plan in catalog
+        ]
+        self.camera_fields = []
+        self.current_names = {camera.id: catalog[camera.plan].name if camera.plan in catalog else camera.plan for camera in cameras}
+        for camera in cameras:
+            name = f"camera_{camera.id}"
+            self.fields[name] = forms.ChoiceField(label=camera.name, choices=choices, initial=camera.plan)
+            self.camera_fields.append((camera, name))
+
+    def bound_camera_fields(self):
+        """(camera, bound field, name of its current plan) for the template."""
+        return [(camera, self[name], self.current_names[camera.id]) for camera, name in self.camera_fields]
+
+    @property
+    def chosen_cameras(self) -> dict[str, str]:
+        return {camera.id: self.cleaned_data[name] for camera, name in self.camera_fields}

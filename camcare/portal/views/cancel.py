@@ -1,0 +1,56 @@
+"""Cancel subscription: a reconfirmation page stating the refund and the erasure, with a
+REMOVE button that executes exactly that quote, once."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+
+from camcare.billing import actions, selectors
+from camcare.billing.errors import BillingRefusal
+from camcare.portal import previews
+from camcare.portal.forms import ConfirmForm
+from camcare.portal.reauth import recent_password_required
+from camcare.portal.refusals import describe
+from camcare.portal.views.billing_forms import page_status
+from camcare.portal.views.change import execute_quote, preview_context
+from camcare.portal.views.common import store_context
+
+
+@recent_password_required
+def cancel(request):
+    account = request.user
+    summary = selectors.subscription_summary(account)
+    if store_context(summary)["is_app_store"]:
+        messages.info(request, "This subscription is managed in the app store: cancel it there (steps below).")
+        return redirect("portal:home")
+    shown = None
+    if request.method == "POST":
+        form = ConfirmForm(request.POST)
+        stored = previews.recall(request, form.data.get("quote_id", ""))
+        if form.is_valid() and stored and stored["kind"] == "cancel":
+            outcome = execute_quote(
+                request, form, "cancel",
+                lambda qid: actions.cancel_subscription(account=account, quote_id=qid, actor=account),
+            )
+            if isinstance(outcome, HttpResponse):
+                return outcome
+            shown = outcome
+        else:  # not a confirmation this page made: say so and show the current one
+            shown = describe(BillingRefusal("quote_stale", "unknown or malformed cancel confirmation"), request=request)
+    if summary["status"] == "none" and shown is None:
+        messages.info(request, "You have no paid plan to cancel: every camera is on Free.")
+        return redirect("portal:home")
+    try:
+        result = actions.preview_cancel(account=account, actor=account)
+    except BillingRefusal as refusal:
+        shown = shown or describe(refusal, request=request)
+        return render(request, "portal/billing/cancel.html", {"shown": shown, "summary": summary},
+                      status=page_status(request, None, shown))
+    previews.remember(request, result.quote_id, kind="cancel", result=result.to_api(), cameras={}, cycle=None)
+    # A fresh quote after a refusal: the page always offers what REMOVE would do now.
+    form = ConfirmForm(initial={"quote_id": result.quote_id})
+    context = {**preview_context(request, previews.recall(request, result.quote_id)),
+               "form": form, "shown": shown, "summary": summary}
+    return render(request, "portal/billing/cancel.html", context, status=page_status(request, None, shown))

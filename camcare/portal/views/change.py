@@ -1,0 +1,164 @@
+"""Change plan: choose a plan per camera and the cycle, preview every line, confirm the
+quote (exactly what was previewed), then see what happened with its Order IDs."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+
+from camcare.billing import actions, selectors
+from camcare.billing.catalog import get_catalog
+from camcare.billing.errors import BillingRefusal
+from camcare.billing.models import Order, OrderStatus, Quote
+from camcare.domain.periods import Cycle
+from camcare.portal import previews
+from camcare.portal.advice import cheaper_choices
+from camcare.portal.forms import ChangeForm, ConfirmForm
+from camcare.portal.reauth import recent_password_required
+from camcare.portal.refusals import describe
+from camcare.portal.views.billing_forms import page_status, run_once
+from camcare.portal.views.common import (
+    cameras_of,
+    describe_erasures,
+    describe_lines,
+    plan_rows,
+    store_context,
+)
+
+DONE_URLS = {"change": "portal:change_done", "cancel": "portal:cancel_done"}
+
+
+@login_required
+def change(request):
+    account = request.user
+    summary = selectors.subscription_summary(account)
+    store = store_context(summary)
+    catalog = get_catalog()
+    cameras = cameras_of(account)
+    context = {"summary": summary, "catalog": list(catalog), "currency": catalog.currency, **store}
+    if store["is_app_store"]:
+        return render(request, "portal/billing/change.html", {**context, "rows": plan_rows(account)})
+    form = ChangeForm(
+        request.POST or None, cameras=cameras, catalog=catalog,
+        initial={"cycle": summary["cycle"] or Cycle.MONTHLY.value},
+    )
+    shown = None
+    chosen, cycle = summary["cameras"], summary["cycle"] or Cycle.MONTHLY.value
+    if request.method == "POST" and form.is_valid():
+        chosen, cycle = form.chosen_cameras, form.cleaned_data["cycle"]
+        try:
+            result = actions.preview_change(account=account, cameras=chosen, cycle=cycle, actor=account)
+        except BillingRefusal as refusal:
+            shown = describe(refusal, request=request)
+        else:
+            if result.changed:
+                previews.remember(request, result.quote_id, kind="change", result=result.to_api(), cameras=chosen, cycle=cycle)
+                return redirect("portal:preview", quote_id=result.quote_id)
+            messages.info(request, "That is already your plan: nothing to change.")
+    context.update(form=form, shown=shown, advice=cheaper_choices(catalog, chosen, cycle), cameras=cameras)
+    return render(request, "portal/billing/change.html", context, status=page_status(request, form, shown))
+
+
+def _own_quote(request, quote_id: str) -> Quote:
+    return get_object_or_404(Quote, id=quote_id, account=request.user)
+
+
+def execute_quote(request, form: ConfirmForm, kind: str, run) -> HttpResponse | object:
+    """Confirm a previewed quote once. A quote this account already executed (a second
+    tab, a replayed form) shows that execution's result instead of an error."""
+    quote_id = form.cleaned_data["quote_id"]
+    done_url = reverse(DONE_URLS[kind], kwargs={"quote_id": quote_id})
+
+    def action() -> str:
+        try:
+            run(quote_id)
+        except BillingRefusal as refusal:
+            already = Quote.objects.filter(id=quote_id, account=request.user, executed_at__isnull=False).exists()
+            if refusal.code == "quote_stale" and already:
+                return done_url
+            raise
+        return done_url
+
+    return run_once(request, form.key, quote_id, action)
+
+
+def preview_context(request, stored: dict) -> dict:
+    catalog = get_catalog()
+    cameras = {camera.id: camera for camera in cameras_of(request.user)}
+    result = stored["result"]
+    state = {**selectors.current_plans(request.user), **stored["cameras"]}
+    erasures = describe_erasures(result, cameras)
+    return {
+        "result": result,
+        "lines": describe_lines(result, cameras, catalog),
+        "erasures": erasures,
+        "clips_erased": sum(erasure["clips"] for erasure in erasures),
+        "card": selectors.payment_method_of(request.user),
+        "advice": cheaper_choices(catalog, state, stored["cycle"]) if stored["kind"] == "change" else [],
+        "cameras": cameras,
+        "currency": result["currency"],
+    }
+
+
+@recent_password_required
+def preview(request, quote_id: str):
+    quote = _own_quote(request, quote_id)
+    if quote.executed_at is not None:
+        return redirect("portal:change_done", quote_id=quote.id)
+    stored = previews.recall(request, quote.id)
+    if stored is None or stored["kind"] != "change":
+        messages.info(request, "That preview is no longer on this page: choose your plans again.")
+        return redirect("portal:change")
+    form = ConfirmForm(request.POST or None, initial={"quote_id": quote.id})
+    shown = None
+    if request.method == "POST" and form.is_valid() and form.cleaned_data["quote_id"] == quote.id:
+        outcome = execute_quote(
+            request, form, "change",
+            lambda qid: actions.change_plan(account=request.user, quote_id=qid, actor=request.user),
+        )
+        if isinstance(outcome, HttpResponse):
+            return outcome
+        shown = outcome
+    elif request.method == "POST":  # not this page's confirmation: nothing is executed
+        shown = describe(BillingRefusal("quote_stale", "malformed confirmation of a change"), request=request)
+        form = ConfirmForm(initial={"quote_id": quote.id})
+    context = {**preview_context(request, stored), "form": form, "shown": shown, "quote": quote}
+    return render(request, "portal/billing/preview.html", context, status=page_status(request, form, shown))
+
+
+@login_required
+def done(request, quote_id: str, kind: str):
+    """What an executed change or cancel did: its orders (with Order IDs) and the plans now."""
+    quote = _own_quote(request, quote_id)
+    if quote.executed_at is None:
+        return redirect("portal:preview", quote_id=quote.id) if kind == "change" else redirect("portal:cancel")
+    orders = list(
+        Order.objects.filter(account=request.user, quote=quote)
+        .exclude(status=OrderStatus.FAILED).order_by("created_at", "id")
+    )
+    summary = selectors.subscription_summary(request.user)
+    context = {
+        "kind": kind, "quote": quote, "orders": orders, "summary": summary,
+        "rows": plan_rows(request.user), "currency": summary["currency"],
+        "refunds": [order for order in orders if order.kind == "refund"],
+        "credits": [order for order in orders if order.kind == "credit"],
+        "charges": [order for order in orders if order.kind == "charge"],
+    }
+    return render(request, "portal/billing/done.html", context)
+
+
+@login_required
+def drop_scheduled_change(request):
+    if request.method != "POST":
+        return redirect("portal:home")
+    try:
+        actions.drop_scheduled_change(account=request.user, actor=request.user)
+    except BillingRefusal as refusal:
+        shown = describe(refusal, request=request)
+        messages.error(request, f"{shown.message} Reference: {shown.reference}")
+    else:
+        messages.success(request, "Your billing cycle stays as it is.")
+    return redirect("portal:home")
