@@ -7,6 +7,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
     path("support/", include("camcare.support.urls")),
+    path("cameras/", include("camcare.cameras.urls")),
     path("", include("camcare.portal.urls")),
 ]
 

@@ -2,7 +2,7 @@
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
-from ninja import Router
+from ninja import Router, Status
 
 from camcare.accounts import services
 from camcare.api.base import ApiError, caller
@@ -25,7 +25,7 @@ def create_account(request, payload: Credentials):
         raise ApiError(409, "email_taken", "An account with this e-mail already exists.") from exc
     except DjangoValidationError as exc:
         raise ApiError(422, "weak_password", " ".join(exc.messages)) from exc
-    return 201, {"id": account.pk, "email": account.email}
+    return Status(201, {"id": account.pk, "email": account.email})
 
 
 @router.post("/tokens", auth=None, response={201: TokenOut, 401: ErrorOut, 429: ErrorOut})
@@ -37,7 +37,7 @@ def create_token(request, payload: Credentials):
                        headers={"Retry-After": str(exc.retry_after)}) from exc
     if account is None:
         raise ApiError(401, "invalid_credentials", "Wrong e-mail or password.")
-    return 201, {"token": services.issue_token(account)}
+    return Status(201, {"token": services.issue_token(account)})
 
 
 @router.delete("/tokens/current", response={204: None, 400: ErrorOut, 401: ErrorOut})
@@ -47,7 +47,7 @@ def revoke_token(request):
         raise ApiError(400, "not_a_token", "This call revokes the bearer token it is made with; sign out of the portal instead.")
     caller(request)
     services.revoke_token(token_hash)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/plans", auth=None, response=list[PlanOut])

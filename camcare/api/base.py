@@ -55,6 +55,14 @@ class PortalSessionAuth(APIKeyCookie):
 
     param_name = "sessionid"
 
+    def _get_key(self, request: HttpRequest) -> str | None:
+        # The CSRF check only concerns a signed-in session: a caller without one (no
+        # credentials, or a wrong bearer token) is unauthenticated (401), not forbidden.
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        return super()._get_key(request)
+
     def authenticate(self, request: HttpRequest, key: str | None) -> Account | None:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and user.is_active:
@@ -64,6 +72,16 @@ class PortalSessionAuth(APIKeyCookie):
 
 
 account_auth = [TokenAuth(), PortalSessionAuth()]
+
+
+def attribute_caller(request: HttpRequest) -> None:
+    """Note who sent a call answered before (or without) authentication, so that its error
+    report is filed under the account (POLICY.md section 7). Grants nothing."""
+    if getattr(request, "auth_account", None) is not None:
+        return
+    scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        request.auth_account = account_for_bearer(credential.strip())
 
 
 def caller(request: HttpRequest) -> Account:

@@ -11,8 +11,10 @@ import hashlib
 import json
 from datetime import timedelta
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from ninja.utils import check_csrf
 
 from camcare import clock
 from camcare.api.base import account_for_bearer, hash_token
@@ -27,19 +29,27 @@ MAX_KEY_LENGTH = 255
 
 
 def identify_caller(request: HttpRequest) -> str | None:
-    """"account:<id>" or "device:<camera id>", or None when the call is not authenticated."""
+    """"account:<id>" or "device:<camera id>", or None when the call is not authenticated
+    (a session call that fails the CSRF check is not authenticated either: the view
+    refuses it, and that refusal must not be kept under the key).
+    Sets request.auth_account so that an error answered here is filed under the account."""
     scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
     credential = credential.strip()
     if scheme.lower() == "bearer":
         account = account_for_bearer(credential)
+        request.auth_account = account
         return f"account:{account.pk}" if account else None
     if scheme.lower() == "device":
         from camcare.cameras.models import Camera
 
-        camera_id = Camera.objects.filter(device_token_hash=hash_token(credential)).values_list("id", flat=True).first()
-        return f"device:{camera_id}" if camera_id else None
+        camera = Camera.objects.select_related("account").filter(device_token_hash=hash_token(credential)).first()
+        if camera is None:
+            return None
+        request.auth_account = camera.account
+        return f"device:{camera.pk}"
     user = getattr(request, "user", None)
-    if user is not None and user.is_authenticated:
+    if user is not None and user.is_authenticated and user.is_active and check_csrf(request) is None:
+        request.auth_account = user
         return f"account:{user.pk}"
     return None
 
@@ -96,7 +106,12 @@ class IdempotencyMiddleware:
             return self.get_response(request)
         if not key.strip() or len(key) > MAX_KEY_LENGTH:
             return _error(request, 422, "invalid_idempotency_key", f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.")
-        fingerprint = body_fingerprint(request)
+        try:
+            fingerprint = body_fingerprint(request)
+        except RequestDataTooBig:
+            return _error(request, 413, "request_too_large", "The request body is too large.")
+        except (TooManyFieldsSent, TooManyFilesSent):
+            return _error(request, 400, "bad_request", "The request has too many form fields or files.")
         record, earlier = self._claim(caller, key, request, fingerprint)
         if earlier is not None:
             return self._answer_repeat(request, earlier, fingerprint)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from ninja import Schema
-from pydantic import Field
+from pydantic import ConfigDict, Field, model_validator
+
+# Longest id, plan code and cycle a request may name; anything longer cannot exist.
+ID_MAX = 64
+CODE_MAX = 32
+
+CameraId = Annotated[str, Field(max_length=ID_MAX)]
+PlanCode = Annotated[str, Field(max_length=CODE_MAX)]
 
 
 class ErrorOut(Schema):
@@ -14,7 +21,33 @@ class ErrorOut(Schema):
     reference: str = Field(description="Support reference, ERR-...")
 
 
-class Credentials(Schema):
+class RequestBody(Schema):
+    """A JSON object body. Unknown fields are refused: a misspelt field (`camera` for
+    `cameras`) must not be ignored and turn a change into a silent no-op."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul_characters(cls, data):
+        if _has_nul(data):
+            raise ValueError("Text may not contain NUL characters.")
+        return data
+
+
+def _has_nul(value) -> bool:
+    """True if a NUL hides in any text of a JSON value (PostgreSQL cannot store one, and no
+    id, code or e-mail contains one)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class Credentials(RequestBody):
     email: str = Field(max_length=254)
     password: str = Field(max_length=4096)
 
@@ -43,7 +76,7 @@ class PlanOut(Schema):
     prices: Prices
 
 
-class CardIn(Schema):
+class CardIn(RequestBody):
     token: str = Field(max_length=64)
 
 
@@ -77,19 +110,19 @@ class SubscriptionOut(Schema):
     scheduled_change: ScheduledChange | None
 
 
-class StateIn(Schema):
+class StateIn(RequestBody):
     """S of API.md: cameras left out keep their plan; a missing cycle keeps the current one."""
 
-    cycle: str | None = None
-    cameras: dict[str, str] | None = None
+    cycle: str | None = Field(default=None, max_length=CODE_MAX, description='"monthly" or "annual"')
+    cameras: dict[CameraId, PlanCode] | None = Field(default=None, description="camera id -> plan code")
 
 
 class ChangeIn(StateIn):
-    quote: str | None = Field(default=None, max_length=64)
+    quote: str | None = Field(default=None, max_length=ID_MAX)
 
 
-class CancelIn(Schema):
-    quote: str | None = Field(default=None, max_length=64)
+class CancelIn(RequestBody):
+    quote: str | None = Field(default=None, max_length=ID_MAX)
 
 
 class ResultLine(Schema):
@@ -153,8 +186,8 @@ class CreditOut(Schema):
     entries: list[CreditEntry]
 
 
-class ClockIn(Schema):
-    now: str
+class ClockIn(RequestBody):
+    now: str = Field(max_length=64, description="ISO 8601 instant with a time zone, e.g. 2027-03-01T00:00:00Z")
 
 
 class ClockOut(Schema):

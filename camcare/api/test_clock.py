@@ -1,5 +1,7 @@
 """Test clocks (API.md): only when CAMCARE_TEST_CLOCKS=1."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from ninja import Router
 
@@ -11,6 +13,10 @@ from camcare.billing.errors import BillingRefusal
 from camcare.domain.periods import iso_z, parse_instant
 
 router = Router(tags=["test clocks"])
+
+# How far past real time a test clock may go: far enough for any demo, near enough that
+# every renewal on the way can run and no period end leaves the calendar (year 9999).
+MAX_AHEAD = timedelta(days=100 * 366)
 
 
 def _require_test_clocks() -> None:
@@ -32,6 +38,8 @@ def move_clock(request, payload: ClockIn):
         to = parse_instant(payload.now)
     except ValueError as exc:
         raise ApiError(422, "invalid_time", "`now` must be an ISO 8601 instant with a time zone, e.g. 2027-03-01T00:00:00Z.") from exc
+    if to > clock.real_now() + MAX_AHEAD:
+        raise ApiError(422, "invalid_time", "A test clock may go at most 100 years past real time.")
     try:
         actions.advance_test_clock(account=account, to=to, actor=account)
     except BillingRefusal as exc:

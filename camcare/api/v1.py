@@ -1,20 +1,72 @@
 """The JSON API v1 (API.md): one NinjaAPI, one router per area, errors with references."""
 
+import functools
 import logging
 import traceback
 
-from django.http import Http404, HttpRequest, HttpResponse
-from ninja import NinjaAPI
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.urls import URLPattern
+from ninja import NinjaAPI, Router
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.renderers import JSONRenderer
 
 from camcare.api import accounts, billing, cameras, clips, test_clock
-from camcare.api.base import ApiError, account_auth
+from camcare.api.base import ApiError, account_auth, attribute_caller, not_found
 from camcare.support.errors import record_error
 
 log = logging.getLogger("camcare.api")
 
-api = NinjaAPI(
+
+def _contract_errors(view):
+    """Two answers ninja gives outside the exception handlers, made contract errors:
+    an id with a NUL in the path is no id (404; PostgreSQL could not even look it up), and
+    a wrong method gets {code, message, reference} instead of a bare text 405."""
+
+    @functools.wraps(view)  # keeps csrf_exempt: ninja does its own CSRF check
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        if any("\x00" in str(value) for value in kwargs.values()):
+            attribute_caller(request)
+            return error_response(request, 404, "not_found", "Not found.")
+        response = view(request, *args, **kwargs)
+        if not isinstance(response, HttpResponseNotAllowed):
+            return response
+        attribute_caller(request)
+        allowed = response["Allow"]
+        answer = error_response(request, 405, "method_not_allowed",
+                                f"{request.method} is not allowed on this path; use {allowed}.")
+        answer["Allow"] = allowed
+        return answer
+
+    return wrapper
+
+
+class CamcareApi(NinjaAPI):
+    """NinjaAPI whose every URL answers its errors as the contract says (_contract_errors)."""
+
+    def _get_urls(self):
+        urls = super()._get_urls()
+        for pattern in urls:
+            if isinstance(pattern, URLPattern):
+                pattern.callback = _contract_errors(pattern.callback)
+        return urls
+
+    def get_openapi_schema(self, *args, **kwargs):
+        """Every authenticated operation also documents its 401 error body. Status keys are
+        made strings (as JSON has them) so that the document can be dumped with sorted keys."""
+        schema = super().get_openapi_schema(*args, **kwargs)
+        unauthorized = {"description": "Unauthorized",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                responses = {str(status): answer for status, answer in operation["responses"].items()}
+                if operation.get("security"):
+                    responses.setdefault("401", unauthorized)
+                operation["responses"] = responses
+        return schema
+
+
+api = CamcareApi(
     title="camcare API",
     version="1",
     description="Cloud video-history plans for home cameras. Amounts are integers in minor units.",
@@ -38,9 +90,19 @@ def on_api_error(request, exc: ApiError):
     return error_response(request, exc.status, exc.code, exc.message, headers=exc.headers, extra=exc.extra)
 
 
+# pydantic error types meaning "the body as a whole is not a JSON object"
+NOT_AN_OBJECT = {"model_type", "model_attributes_type", "dict_type"}
+
+
 def _describe(error: dict) -> str:
     where = ".".join(str(part) for part in error.get("loc", ()) if part not in ("body", "payload"))
-    return f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg", "invalid"))
+    if where:
+        return f"{where}: {error.get('msg', 'invalid')}"
+    if error.get("type") == "missing":
+        return "The request needs a JSON object body."
+    if error.get("type") in NOT_AN_OBJECT:
+        return "The request body must be a JSON object."
+    return str(error.get("msg", "invalid"))
 
 
 @api.exception_handler(ValidationError)
@@ -54,10 +116,31 @@ def on_unauthenticated(request, exc):
     return error_response(request, 401, "unauthorized", "Sign in: send 'Authorization: Bearer <token>'.")
 
 
+# ninja's own HttpErrors, by their status and text, told in the contract's words.
+NINJA_ERRORS = {
+    (400, "Cannot parse request body"): ("invalid_json", "The request body is not valid JSON."),
+    (403, "CSRF check Failed"): (
+        "csrf_failed",
+        "CSRF check failed: a call with the portal's session cookie must send the X-CSRFToken "
+        "header (or use 'Authorization: Bearer <token>'). Nothing was changed.",
+    ),
+}
+
+
 @api.exception_handler(HttpError)
 def on_http_error(request, exc: HttpError):
+    text = str(exc)
+    known = next((v for (status, prefix), v in NINJA_ERRORS.items()
+                  if status == exc.status_code and text.startswith(prefix)), None)
+    if known is not None:
+        return error_response(request, exc.status_code, *known)
     code = {400: "bad_request", 403: "forbidden", 405: "method_not_allowed", 429: "rate_limited"}.get(exc.status_code, "error")
-    return error_response(request, exc.status_code, code, str(exc))
+    return error_response(request, exc.status_code, code, text)
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_too_big(request, exc):
+    return error_response(request, 413, "request_too_large", "The request body is too large.")
 
 
 @api.exception_handler(Http404)
@@ -81,3 +164,17 @@ api.add_router("", cameras.router)
 api.add_router("", billing.router)
 api.add_router("", clips.router)
 api.add_router("", test_clock.router)
+
+# Last of all: any other path under /api/v1/ is a JSON 404 filed under its caller (rather
+# than the portal's 404, which knows only the session).
+unknown_paths = Router(auth=None)
+
+
+@unknown_paths.api_operation(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"], "/{path:rest}",
+                             include_in_schema=False)
+def unknown_path(request, rest: str):
+    attribute_caller(request)
+    raise not_found("API path")
+
+
+api.add_router("", unknown_paths)

@@ -49,6 +49,7 @@ from camcare.domain.pricing import (
     lines_of,
     price_change,
     renewal_bill,
+    validate_state,
 )
 from camcare.support.audit import audit
 
@@ -115,7 +116,12 @@ def _resolve_target(account, cameras, cycle) -> tuple[dict[str, str], Cycle | No
     for code in cameras.values():
         if code not in catalog:
             raise BillingRefusal("unknown_plan", f"There is no plan {code!r}.")
-    return {**current, **cameras}, Cycle(cycle) if cycle else None
+    target = {**current, **cameras}
+    try:  # here, so a 422 comes before the 409s (API.md's order); the cycle does not matter
+        validate_state(PlanState(Cycle.MONTHLY, target), catalog)
+    except ChangeRefused as refused:
+        raise BillingRefusal(refused.code, refused.message) from refused
+    return target, Cycle(cycle) if cycle else None
 
 
 def _price(account, subscription, target: dict[str, str], requested_cycle: Cycle | None, at: datetime) -> Outcome:
@@ -172,12 +178,27 @@ def preview_change(*, account, cameras: dict | None = None, cycle: str | None = 
     target, requested_cycle = _resolve_target(account, cameras, cycle)
     _refuse_if_store(subscription)
     at = clock.now(account)
+    subscription = _settle_due(account, subscription, at)
     outcome = _price(account, subscription, target, requested_cycle, at)
     quote = Quote.objects.create(
         account=account, version=subscription.version, at=at,
         target=_target_json(target, requested_cycle), outcome=outcome_to_json(outcome), created_at=at,
     )
     return ChangeResult(outcome, _erasures(outcome), quote_id=quote.id)
+
+
+def _settle_due(account, subscription, at: datetime) -> Subscription:
+    """Run a renewal or retry that fell due before `at` but that the billing job has not run
+    yet, so that a change is always priced inside the period that contains `at`."""
+    if subscription.status == Status.NONE or subscription.period_end > at:
+        return subscription
+    run_due(account=account, until=at)
+    if settings.TEST_CLOCKS and account.test_clock_at is not None:
+        _set_test_clock(account, at)  # run_due moved it to each due instant on the way
+    subscription = Subscription.objects.get(pk=subscription.pk)
+    if subscription.status != Status.NONE and subscription.period_end <= at:
+        raise BillingRefusal("change_in_progress", "This subscription is being renewed; try again in a moment.")
+    return subscription
 
 
 def _all_free(account) -> dict[str, str]:
@@ -203,6 +224,10 @@ def _usable_quote(account, subscription, quote_id: str, cameras, cycle) -> Quote
         target, requested_cycle = _resolve_target(account, cameras, cycle)
     _refuse_if_store(subscription)
     quote = Quote.objects.filter(id=str(quote_id), account=account).first()
+    if subscription.status == Status.PAST_DUE and quote is not None:
+        # API.md orders past_due before quote_stale: a change of priced lines is refused as
+        # past_due whatever the quote's age (pricing raises it; a cancel is let through).
+        _price(account, subscription, quote.target["cameras"], _cycle_or_none(quote.target["cycle"]), clock.now(account))
     stale = (
         quote is None
         or quote.executed_at is not None
@@ -214,6 +239,10 @@ def _usable_quote(account, subscription, quote_id: str, cameras, cycle) -> Quote
     if stale:
         raise BillingRefusal("quote_stale", "The price shown has changed or expired; review the new preview and confirm again.")
     return quote
+
+
+def _cycle_or_none(value: str | None) -> Cycle | None:
+    return Cycle(value) if value else None
 
 
 def change_plan(*, account, cameras: dict | None = None, cycle: str | None = None,
@@ -483,13 +512,30 @@ def remove_camera(*, account, camera: Camera, actor) -> ChangeResult:
     """The camera leaves the account: its paid line is removed as a change (credit or refund
     by POLICY.md), then the camera and all its clips are erased."""
     subscription = _subscription(account)
-    if camera.plan != FREE:
+    plan = selectors.current_plans(account).get(camera.id, FREE)  # the stored plan, not a stale copy
+    if plan == FREE and subscription.channel == "app_store":
+        # No line pays for the camera, so its leaving is no change of the store's
+        # subscription (POLICY.md section 4 refuses only cameras such a subscription pays for).
+        result = _unchanged(account, subscription)
+    else:
         _refuse_if_store(subscription)
-    result = change_plan(account=account, cameras={camera.id: FREE}, actor=actor)
+        result = change_plan(account=account, cameras={camera.id: FREE}, actor=actor)
     with transaction.atomic():
         audit(actor=actor, account=account, action="camera.removed", camera=camera.id, serial=camera.serial)
     erasure.erase_camera(camera.id)
+    result.subscription = selectors.subscription_summary(account)  # without the erased camera
     return result
+
+
+def _unchanged(account, subscription) -> ChangeResult:
+    """The result R of a call that changes nothing billed (no quote: nothing to confirm)."""
+    state = PlanState(Cycle(subscription.cycle), selectors.current_plans(account))
+    outcome = Outcome(
+        case=Case.NOTHING, at=clock.now(account), currency=subscription.currency, lines=(), net=0,
+        charge_now=0, credit_used=0, credit_added=0, refund=0, refunds=(), state=state, anchor=None,
+        period=None, new_lines=(), scheduled_cycle=None, next_bill=None,
+    )
+    return ChangeResult(outcome, [])
 
 
 # ---------------------------------------------------------------- renewals and retries
@@ -696,7 +742,8 @@ def run_due(*, account, until: datetime) -> int:
             break
         if settings.TEST_CLOCKS and account.test_clock_at is not None:
             _set_test_clock(account, when)
-        step(subscription_id=subscription.pk, at=when)
+        if step(subscription_id=subscription.pk, at=when) is None:
+            break  # claimed by a run in flight (or a crash the reconciler settles): not ours
         ran += 1
     return ran
 
@@ -783,8 +830,11 @@ def _reconcile_change(subscription, main: Order) -> None:
 
 
 def _reconcile_renewal(subscription, order: Order) -> None:
-    result = get_gateway().lookup_charge(order.gateway_key) if order.gateway_key else None
-    result = result or GatewayResult(False, "", "abandoned", "The payment did not complete.")
+    if order.amount == 0:  # the credit balance paid it all: the gateway was never asked
+        result = GatewayResult(True, "")
+    else:
+        result = get_gateway().lookup_charge(order.gateway_key) if order.gateway_key else None
+        result = result or GatewayResult(False, "", "abandoned", "The payment did not complete.")
     account = subscription.account
     with transaction.atomic():
         if subscription.status == Status.PAST_DUE:
@@ -820,8 +870,6 @@ def import_store_subscription(*, account, channel: str, plan: str, camera_ids: l
     target = {**selectors.current_plans(account), **dict.fromkeys(camera_ids, plan)}
     state = PlanState(cycle_value, target)
     try:
-        from camcare.domain.pricing import validate_state
-
         validate_state(state, catalog)
     except ChangeRefused as refused:
         raise BillingRefusal(refused.code, refused.message) from refused

@@ -44,6 +44,7 @@ def outcome_to_json(outcome: Outcome) -> dict:
         "next_bill": [iso_z(outcome.next_bill[0]), outcome.next_bill[1]] if outcome.next_bill else None,
         "shrinks": [[s.camera, s.old_days, s.new_days, iso_z(s.cutoff)] for s in outcome.shrinks],
         "voids_unpaid_period": outcome.voids_unpaid_period,
+        "moves_cameras": outcome.moves_cameras,
     }
 
 
@@ -67,6 +68,7 @@ def outcome_from_json(data: dict) -> Outcome:
         next_bill=(parse_instant(data["next_bill"][0]), data["next_bill"][1]) if data["next_bill"] else None,
         shrinks=tuple(Shrink(camera, old, new, parse_instant(cutoff)) for camera, old, new, cutoff in data["shrinks"]),
         voids_unpaid_period=data["voids_unpaid_period"],
+        moves_cameras=data.get("moves_cameras", False),  # quotes stored before the field existed
     )
 
 

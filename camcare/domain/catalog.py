@@ -9,6 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from camcare.domain.money import is_currency_code
 from camcare.domain.periods import Cycle
 
 FREE = "free"
@@ -109,6 +110,8 @@ def _plan_from_entry(entry: Any) -> Plan:
     if scope == "camera" and max_cameras not in (0, 1):
         raise CatalogError(f"plan {code!r}: a per-camera plan covers one camera per line")
     currency = _require(entry, "currency", str)
+    if not is_currency_code(currency):
+        raise CatalogError(f"plan {code!r}: currency {currency!r} is not an ISO code like 'USD'")
     raw_prices = _require(entry, "prices", dict)
     prices = {}
     for cycle in Cycle:

@@ -6,6 +6,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 
+def is_currency_code(code: object) -> bool:
+    """Three upper-case ASCII letters, the shape of an ISO 4217 code ("USD")."""
+    return isinstance(code, str) and len(code) == 3 and code.isascii() and code.isalpha() and code.isupper()
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class Money:
     amount: int  # minor units (cents); may be negative for signed sums
@@ -14,7 +19,7 @@ class Money:
     def __post_init__(self) -> None:
         if type(self.amount) is not int:
             raise TypeError(f"Money amount must be an int of minor units, not {type(self.amount).__name__}")
-        if len(self.currency) != 3 or not self.currency.isupper():
+        if not is_currency_code(self.currency):
             raise ValueError(f"not an ISO currency code: {self.currency!r}")
 
     def _check(self, other: Money) -> None:

@@ -174,10 +174,13 @@ class Outcome:
     next_bill: tuple[datetime, int] | None  # (when, card amount at that time)
     shrinks: tuple[Shrink, ...] = field(default=())
     voids_unpaid_period: bool = False
+    # A camera changes plan without any priced line changing (a camera joining or leaving
+    # a premium line that stays): no money, but the change must still be applied.
+    moves_cameras: bool = False
 
     @property
     def changes_anything(self) -> bool:
-        return self.case is not Case.NOTHING or bool(self.shrinks)
+        return self.case is not Case.NOTHING or bool(self.shrinks) or self.moves_cameras
 
 
 def fraction_left(period: Period, t: datetime) -> Fraction:
@@ -237,6 +240,17 @@ def price_change(
     `target_cameras` names every camera of the account; `requested_cycle` None keeps the
     current cycle (and any scheduled switch). Raises ChangeRefused for what the rules forbid.
     """
+    outcome = _price_change(snapshot, target_cameras, requested_cycle, at, catalog)
+    return replace(outcome, moves_cameras=dict(outcome.state.cameras) != dict(snapshot.state.cameras))
+
+
+def _price_change(
+    snapshot: Snapshot,
+    target_cameras: Mapping[str, str],
+    requested_cycle: Cycle | None,
+    at: datetime,
+    catalog: Catalog,
+) -> Outcome:
     current = snapshot.state
     cycle = requested_cycle or current.cycle
     target = PlanState(cycle, dict(target_cameras))

@@ -1,5 +1,7 @@
 """Billing fixtures: cameras for the owner, a saved card, and the account's test clock."""
 
+import hashlib
+
 import pytest
 
 from camcare.billing import actions
@@ -10,7 +12,7 @@ from tests.conftest import set_clock, utc
 def add_camera(account, name: str) -> Camera:
     return Camera.objects.create(
         account=account, name=name, model="KC200", serial=f"SN-{account.pk}-{name}".upper(),
-        device_token_hash=f"{account.pk}-{name}".ljust(64, "0")[:64],
+        device_token_hash=hashlib.sha256(f"{account.pk}-{name}".encode()).hexdigest(),
     )
 
 
@@ -36,3 +38,20 @@ def at(owner):
         return when
 
     return move
+
+
+def add_clip(camera, recorded_at):
+    """A clip row; erasure tolerates its missing file (storage deletes are idempotent)."""
+    from camcare.cameras.models import Clip
+
+    return Clip.objects.create(camera=camera, recorded_at=recorded_at, duration_s=10, size=1,
+                               file=f"clips/test/{camera.pk}-{recorded_at:%Y%m%d%H%M%S}.mp4")
+
+
+@pytest.fixture
+def subscribed(owner, cameras, card, at):
+    """Both cameras on plus from the monthly anchor 2027-03-01 (798 paid by tok_visa)."""
+    at(2027, 3, 1)
+    porch, garden = cameras
+    actions.change_plan(account=owner, cameras={porch.id: "plus", garden.id: "plus"}, actor=owner)
+    return cameras
