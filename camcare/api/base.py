@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 
 from django.http import HttpRequest
 from ninja.security import APIKeyCookie, HttpBearer
@@ -27,6 +28,9 @@ def not_found(what: str = "resource") -> ApiError:
     return ApiError(404, "not_found", f"No such {what}.")
 
 
+LAST_USED_PRECISION = timedelta(minutes=5)
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -37,7 +41,11 @@ def account_for_bearer(token: str | None) -> Account | None:
     found = ApiToken.objects.select_related("account").filter(token_hash=hash_token(token)).first()
     if found is None or not found.account.is_active:
         return None
-    ApiToken.objects.filter(pk=found.pk).update(last_used_at=clock.real_now())
+    now = clock.real_now()
+    if found.last_used_at is None or now - found.last_used_at > LAST_USED_PRECISION:
+        # At most one write per token per interval: a read-only call must not take the
+        # database's write lock on every request.
+        ApiToken.objects.filter(pk=found.pk).update(last_used_at=now)
     return found.account
 
 

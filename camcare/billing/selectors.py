@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import Q, Sum
+from django.db.models.functions import Coalesce
 
 from camcare import clock
 from camcare.billing.catalog import get_catalog
@@ -64,16 +65,19 @@ def card_payments_of_period(subscription: Subscription) -> tuple[CardPayment, ..
     """The period's card charges, newest first, with what is still refundable of each."""
     if subscription.period_start is None:
         return ()
-    charges = Order.objects.filter(
-        account_id=subscription.account_id, kind="charge", status=OrderStatus.SUCCEEDED,
-        period_start=subscription.period_start, amount__gt=0,
-    ).order_by("-created_at", "-id")
-    payments = []
-    for charge in charges:
-        refundable = refundable_of(charge)
-        if refundable > 0:
-            payments.append(CardPayment(charge.order_id, refundable))
-    return tuple(payments)
+    live_refunds = Q(refunds__status__in=[OrderStatus.SUCCEEDED, OrderStatus.PENDING])
+    charges = (
+        Order.objects.filter(
+            account_id=subscription.account_id, kind="charge", status=OrderStatus.SUCCEEDED,
+            period_start=subscription.period_start, amount__gt=0,
+        )
+        .annotate(refunded=Coalesce(Sum("refunds__amount", filter=live_refunds), 0))
+        .order_by("-created_at", "-id")
+        .values_list("order_id", "amount", "refunded")
+    )
+    return tuple(
+        CardPayment(order_id, amount - refunded) for order_id, amount, refunded in charges if amount > refunded
+    )
 
 
 def active_lines(subscription: Subscription):
@@ -135,7 +139,9 @@ def subscription_summary(account) -> dict:
     catalog = get_catalog()
     cameras = current_plans(account)
     paid = subscription is not None and subscription.status != Status.NONE
-    price = state_price(PlanState(Cycle(subscription.cycle), cameras), catalog) if paid else 0
+    # What the period in force costs: each line at the price it was billed at (a new catalog
+    # price shows from the line's next renewal, in next_bill).
+    price = sum(line.unit_price for line in active_lines(subscription)) if paid else 0
     return {
         "status": subscription.status if subscription else "none",
         "channel": subscription.channel if subscription else "web",

@@ -208,3 +208,13 @@ def test_it_posts_a_balanced_renewal(owner, subscribed, at):
     entries = LedgerEntry.objects.filter(order=order)
     assert {(e.book, e.amount) for e in entries} == {("sales", -798), ("gateway", 798)}
     assert entries.aggregate(s=Sum("amount"))["s"] == 0
+
+
+def test_it_shows_the_billed_price_now_and_the_new_price_on_the_next_bill(owner, cameras, card, at, catalog_file):
+    porch, _ = cameras
+    at(2027, 3, 1)
+    actions.change_plan(account=owner, cameras={porch.id: "plus"}, actor=owner)
+    catalog_file("monthly = 399,", "monthly = 499,")
+    summary = selectors.subscription_summary(owner)
+    assert summary["price"] == 399
+    assert summary["next_bill"] == {"at": "2027-04-01T00:00:00Z", "amount": 499}
