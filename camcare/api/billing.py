@@ -2,7 +2,7 @@
 
 from ninja import Router
 
-from camcare.api.base import ApiError, caller, not_found
+from camcare.api.base import caller, not_found
 from camcare.api.schemas import (
     CancelIn,
     CardIn,
@@ -18,24 +18,16 @@ from camcare.api.schemas import (
 )
 from camcare.billing import actions, selectors
 from camcare.billing.catalog import get_catalog
-from camcare.billing.errors import BillingRefusal
 
 router = Router(tags=["billing"])
 
 REFUSALS = {402: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 
 
-def refused(exc: BillingRefusal) -> ApiError:
-    return ApiError(exc.status, exc.code, exc.message, extra=exc.extra)
-
-
 @router.put("/payment-method", response={200: CardOut, **REFUSALS})
 def save_payment_method(request, payload: CardIn):
     account = caller(request)
-    try:
-        method = actions.save_payment_method(account=account, token=payload.token, actor=account)
-    except BillingRefusal as exc:
-        raise refused(exc) from exc
+    method = actions.save_payment_method(account=account, token=payload.token, actor=account)
     return {"brand": method.brand, "last4": method.last4}
 
 
@@ -47,41 +39,29 @@ def get_subscription(request):
 @router.post("/subscription/preview", response={200: PreviewOut, **REFUSALS})
 def preview(request, payload: StateIn):
     account = caller(request)
-    try:
-        result = actions.preview_change(account=account, cameras=payload.cameras, cycle=payload.cycle, actor=account)
-    except BillingRefusal as exc:
-        raise refused(exc) from exc
+    result = actions.preview_change(account=account, cameras=payload.cameras, cycle=payload.cycle, actor=account)
     return result.to_api()
 
 
 @router.put("/subscription", response={200: ChangeOut, **REFUSALS})
 def change(request, payload: ChangeIn):
     account = caller(request)
-    try:
-        result = actions.change_plan(account=account, cameras=payload.cameras, cycle=payload.cycle,
-                                     quote_id=payload.quote, actor=account)
-    except BillingRefusal as exc:
-        raise refused(exc) from exc
+    result = actions.change_plan(account=account, cameras=payload.cameras, cycle=payload.cycle,
+                                 quote_id=payload.quote, actor=account)
     return result.to_api()
 
 
 @router.post("/subscription/cancel", response={200: ChangeOut, **REFUSALS})
 def cancel(request, payload: CancelIn):
     account = caller(request)
-    try:
-        result = actions.cancel_subscription(account=account, quote_id=payload.quote, actor=account)
-    except BillingRefusal as exc:
-        raise refused(exc) from exc
+    result = actions.cancel_subscription(account=account, quote_id=payload.quote, actor=account)
     return result.to_api()
 
 
 @router.delete("/subscription/scheduled-change", response={200: SubscriptionOut, **REFUSALS})
 def drop_scheduled_change(request):
     account = caller(request)
-    try:
-        actions.drop_scheduled_change(account=account, actor=account)
-    except BillingRefusal as exc:
-        raise refused(exc) from exc
+    actions.drop_scheduled_change(account=account, actor=account)
     return selectors.subscription_summary(account)
 
 

@@ -13,6 +13,7 @@ from ninja.renderers import JSONRenderer
 
 from camcare.api import accounts, billing, cameras, clips, test_clock
 from camcare.api.base import ApiError, account_auth, attribute_caller, not_found
+from camcare.billing.errors import BillingRefusal
 from camcare.support.errors import record_error
 
 log = logging.getLogger("camcare.api")
@@ -103,6 +104,12 @@ def _describe(error: dict) -> str:
     if error.get("type") in NOT_AN_OBJECT:
         return "The request body must be a JSON object."
     return str(error.get("msg", "invalid"))
+
+
+@api.exception_handler(BillingRefusal)
+def on_billing_refusal(request, exc: BillingRefusal):
+    """Every refusal of a billing action, with its documented status (billing/errors.py)."""
+    return error_response(request, exc.status, exc.code, exc.message, extra=exc.extra)
 
 
 @api.exception_handler(ValidationError)
