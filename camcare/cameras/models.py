@@ -24,13 +24,22 @@ class Camera(models.Model):
         return f"{self.name} ({self.serial})"
 
 
+# File extension of each stored container type (the bytes are sniffed at upload).
+EXTENSIONS = {"video/mp4": "mp4", "video/quicktime": "mov", "video/webm": "webm", "video/x-matroska": "mkv"}
+
+
 def clip_upload_path(clip: "Clip", filename: str) -> str:
-    return f"clips/{clip.camera.account_id}/{clip.camera_id}/{clip.id}.mp4"
+    """clips/<account>/<camera>/<clip>.<ext>: one folder per camera, so the orphan sweep
+    can list a camera's files and erasing a camera empties one folder."""
+    extension = EXTENSIONS.get(clip.content_type, "mp4")
+    return f"clips/{clip.camera.account_id}/{clip.camera_id}/{clip.id}.{extension}"
 
 
 class Clip(models.Model):
     id = models.CharField(primary_key=True, max_length=24, default=ids.clip_id, editable=False)
-    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="clips")
+    # No index of its own: (camera, recorded_at) below serves every lookup by camera, and
+    # each index is one more b-tree that every upload and every erasure writes.
+    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="clips", db_index=False)
     recorded_at = models.DateTimeField()  # start of the recording; its age counts from here
     duration_s = models.PositiveIntegerField()
     size = models.PositiveBigIntegerField()  # bytes
@@ -39,8 +48,13 @@ class Clip(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # Tombstone: set when erasure starts. A clip with it set is gone for the user; the
     # file and the row are removed next, and a crash in between is finished by the sweep.
-    erasing_since = models.DateTimeField(null=True, blank=True, db_index=True)
+    erasing_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["camera", "recorded_at"])]
+        indexes = [
+            models.Index(fields=["camera", "recorded_at"]),
+            # Tombstones only (partial): tiny, and an upload never writes to it.
+            models.Index(fields=["erasing_since"], condition=models.Q(erasing_since__isnull=False),
+                         name="clip_tombstones"),
+        ]
         ordering = ["-recorded_at", "id"]

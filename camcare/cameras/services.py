@@ -1,0 +1,130 @@
+"""Cameras: registration with a device token, and each camera's video-history window.
+
+Registration is not billing state (a new camera starts on `free`); `Camera.plan` is
+written only by camcare.billing.actions.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+
+from camcare.accounts.models import Account
+from camcare.api.base import hash_token
+from camcare.billing.catalog import get_catalog
+from camcare.cameras.errors import CameraRefusal
+from camcare.cameras.models import Camera, Clip
+
+NAME_MAX = Camera._meta.get_field("name").max_length
+MODEL_MAX = Camera._meta.get_field("model").max_length
+SERIAL_MAX = Camera._meta.get_field("serial").max_length
+
+
+def normalize_serial(serial: str) -> str:
+    """Serials are compared trimmed and upper-cased (printed labels vary in case)."""
+    return serial.strip().upper()
+
+
+def _checked(value: str, field: str, limit: int, *, required: bool) -> str:
+    if not isinstance(value, str):
+        raise CameraRefusal(422, f"invalid_{field}", f"The camera's {field} must be text.")
+    value = value.strip()
+    if required and not value:
+        raise CameraRefusal(422, f"invalid_{field}", f"The camera's {field} cannot be empty.")
+    if len(value) > limit:
+        raise CameraRefusal(422, f"invalid_{field}", f"The camera's {field} is longer than {limit} characters.")
+    if any(ord(ch) < 32 for ch in value):
+        raise CameraRefusal(422, f"invalid_{field}", f"The camera's {field} contains control characters.")
+    return value
+
+
+def new_device_token() -> str:
+    return "dev_" + secrets.token_urlsafe(32)
+
+
+def register_camera(account: Account, name: str, model: str, serial: str) -> tuple[Camera, str]:
+    """Add a camera to `account` on the free plan. Returns the camera and its device token,
+    which is shown once: only its SHA-256 is kept. Raises CameraRefusal (422 for a bad
+    field, 409 camera_already_registered when any account holds the serial)."""
+    name = _checked(name, "name", NAME_MAX, required=True)
+    model = _checked(model or "", "model", MODEL_MAX, required=False)
+    serial = normalize_serial(_checked(serial, "serial", SERIAL_MAX, required=True))
+    if Camera.objects.filter(serial=serial).exists():
+        raise _already_registered()
+    token = new_device_token()
+    try:
+        with transaction.atomic():
+            camera = Camera.objects.create(
+                account=account, name=name, model=model, serial=serial,
+                device_token_hash=hash_token(token),
+            )
+    except IntegrityError as exc:  # a concurrent registration of the same serial won
+        raise _already_registered() from exc
+    return camera, token
+
+
+def _already_registered() -> CameraRefusal:
+    return CameraRefusal(
+        409, "camera_already_registered",
+        "This camera's serial is already registered to an account. Remove it there first.",
+    )
+
+
+def camera_for_device_token(token: str) -> Camera | None:
+    if not token:
+        return None
+    camera = (
+        Camera.objects.select_related("account")
+        .filter(device_token_hash=hash_token(token))
+        .first()
+    )
+    if camera is None or not camera.account.is_active:
+        return None
+    return camera
+
+
+def history_days(plan: str) -> int | None:
+    """Days of video a plan keeps; None for a plan code the catalog does not know."""
+    catalog = get_catalog()
+    return catalog[plan].history_days if plan in catalog else None
+
+
+def window_start(camera: Camera, now: datetime) -> datetime | None:
+    """Clips recorded before this instant are outside `camera`'s window (POLICY.md 6)."""
+    days = history_days(camera.plan)
+    return None if days is None else now - timedelta(days=days)
+
+
+def camera_to_api(camera: Camera) -> dict:
+    return {
+        "id": camera.id,
+        "name": camera.name,
+        "model": camera.model,
+        "serial": camera.serial,
+        "plan": camera.plan,
+        "history_days": history_days(camera.plan),
+    }
+
+
+def cameras_of(account: Account):
+    return Camera.objects.filter(account=account)
+
+
+def camera_of(account: Account, camera_id: str) -> Camera | None:
+    """`account`'s camera with this id, or None (another account's camera is not found)."""
+    return Camera.objects.filter(account=account, id=camera_id).first()
+
+
+def visible_clips(camera: Camera):
+    """The camera's clips the owner can see, newest first: a tombstoned clip is gone."""
+    return Clip.objects.filter(camera=camera, erasing_since__isnull=True).order_by("-recorded_at", "id")
+
+
+def clip_of(account: Account, clip_id: str) -> Clip | None:
+    return (
+        Clip.objects.select_related("camera")
+        .filter(id=clip_id, camera__account=account, erasing_since__isnull=True)
+        .first()
+    )

@@ -1,0 +1,131 @@
+"""Portal pages of the cameras app: register a camera, a camera's clips with playback,
+and the ZIP of the clips a change would erase (POLICY.md section 6: "download first")."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, StreamingHttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from camcare.billing.models import Quote
+from camcare.cameras import erasure, services
+from camcare.cameras.errors import CameraRefusal
+from camcare.cameras.forms import RegisterCameraForm
+from camcare.cameras.zipstream import safe_folder, zip_clips
+from camcare.domain.periods import parse_instant
+from camcare.support.errors import record_error
+
+CLIPS_PER_PAGE = 50
+FIELD_OF_REFUSAL = {
+    "invalid_name": "name", "invalid_model": "model", "invalid_serial": "serial",
+    "camera_already_registered": "serial",
+}
+
+
+def _refuse(request, status: int, code: str, message: str):
+    reference = record_error(request=request, status=status, code=code, message=message)
+    return render(request, "portal/error.html", {"status": status, "message": message, "reference": reference}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def register(request):
+    """The device token is shown on the answer to the POST and never again, so that
+    answer is not a redirect and is not cached."""
+    form = RegisterCameraForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            camera, token = services.register_camera(request.user, data["name"], data["model"], data["serial"])
+        except CameraRefusal as exc:
+            form.add_error(FIELD_OF_REFUSAL.get(exc.code), exc.message)
+        else:
+            response = render(request, "cameras/registered.html", {"camera": camera, "device_token": token})
+            response["Cache-Control"] = "no-store"
+            return response
+    return render(request, "cameras/register.html", {"form": form}, status=422 if form.errors else 200)
+
+
+def _owned_camera(request, camera_id: str):
+    camera = services.camera_of(request.user, camera_id)
+    if camera is None:
+        raise Http404("No such camera.")
+    return camera
+
+
+@login_required
+@require_GET
+def clips(request, camera_id: str):
+    """The camera's clips, newest first, with a player for the chosen one (`?play=`)."""
+    camera = _owned_camera(request, camera_id)
+    page = Paginator(services.visible_clips(camera), CLIPS_PER_PAGE).get_page(request.GET.get("page"))
+    playing = None
+    if request.GET.get("play"):
+        playing = services.visible_clips(camera).filter(id=request.GET["play"]).first()
+    return render(request, "cameras/clips.html", {
+        "camera": camera,
+        "page": page,
+        "playing": playing,
+        "history_days": services.history_days(camera.plan),
+    })
+
+
+def _zip_response(clips, filename: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(zip_clips(clips), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _stamp(instant: datetime) -> str:
+    return f"{instant:%Y-%m-%dT%H-%M-%SZ}"
+
+
+@login_required
+@require_GET
+def download_doomed(request, camera_id: str):
+    """`?before=<ISO instant>`: one ZIP of the camera's clips recorded before it, i.e.
+    exactly what an erasure with that cut-off removes (the preview's `recorded_before`)."""
+    camera = _owned_camera(request, camera_id)
+    try:
+        before = parse_instant(request.GET.get("before", ""))
+    except ValueError:
+        return _refuse(request, 400, "invalid_before", "The link is incomplete: it needs ?before=<instant>, like 2026-11-12T10:00:00Z.")
+    doomed = erasure.clips_before(camera.id, before).select_related("camera").iterator(chunk_size=200)
+    return _zip_response(doomed, f"camcare-{safe_folder(camera.name)}-before-{_stamp(before)}.zip")
+
+
+@login_required
+@require_GET
+def download_quote(request):
+    """`?quote=<quote id>`: one ZIP of every clip the quoted change would erase, on every
+    camera whose window it shrinks, with the quote's cut-offs."""
+    quote = Quote.objects.filter(account=request.user, id=request.GET.get("quote", "")).first()
+    if quote is None:
+        raise Http404("No such quote.")
+    shrinks = _quote_shrinks(quote)
+    return _zip_response(_clips_of_shrinks(request.user, shrinks), f"camcare-clips-{_stamp(quote.at)}.zip")
+
+
+def _quote_shrinks(quote: Quote) -> list[tuple[str, datetime]]:
+    """(camera id, cut-off) of each camera the quoted change shrinks. The quote stores the
+    outcome as billing.outcomes.outcome_to_json: shrinks = [[camera, old, new, cutoff]]."""
+    return [(item[0], parse_instant(item[3])) for item in quote.outcome.get("shrinks", [])]
+
+
+def _clips_of_shrinks(account, shrinks):
+    for camera_id, cutoff in shrinks:
+        clips = erasure.clips_before(camera_id, cutoff).filter(camera__account=account)
+        yield from clips.select_related("camera").iterator(chunk_size=200)
+
+
+def download_url(camera_id: str, before: datetime | str) -> str:
+    """The ZIP link of one erasure of a preview (`recorded_before` as ISO or datetime)."""
+    value = before if isinstance(before, str) else f"{before:%Y-%m-%dT%H:%M:%SZ}"
+    return reverse("cameras:download_doomed", kwargs={"camera_id": camera_id}) + "?" + urlencode({"before": value})
