@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 
+from camcare import clock
 from camcare.accounts.models import Account
 from camcare.api.base import hash_token
 from camcare.billing.catalog import get_catalog
@@ -118,13 +119,19 @@ def camera_of(account: Account, camera_id: str) -> Camera | None:
 
 
 def visible_clips(camera: Camera):
-    """The camera's clips the owner can see, newest first: a tombstoned clip is gone."""
-    return Clip.objects.filter(camera=camera, erasing_since__isnull=True).order_by("-recorded_at", "id")
+    """The camera's clips the owner can see, newest first: a tombstoned clip is gone, and
+    so is one that aged out of the window even if the daily sweep has not erased it yet."""
+    clips = Clip.objects.filter(camera=camera, erasing_since__isnull=True)
+    start = window_start(camera, clock.now(camera.account))
+    if start is not None:
+        clips = clips.filter(recorded_at__gte=start)
+    return clips.order_by("-recorded_at", "id")
 
 
 def clip_of(account: Account, clip_id: str) -> Clip | None:
-    return (
+    clip = (
         Clip.objects.select_related("camera")
         .filter(id=clip_id, camera__account=account, erasing_since__isnull=True)
         .first()
     )
+    return clip if clip is not None and visible_clips(clip.camera).filter(pk=clip.pk).exists() else None

@@ -4,9 +4,10 @@ from datetime import timedelta
 
 import pytest
 
-from camcare.cameras.models import Clip
+from camcare.cameras.models import Camera, Clip
+from camcare.cameras.services import visible_clips
 from tests.cameras.conftest import add_clip
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, set_clock, utc
 
 
 @pytest.fixture
@@ -126,3 +127,14 @@ def test_it_plays_the_video_for_the_portal_session(client, owner, clip, mp4):
 def test_it_answers_404_when_the_file_vanished_under_the_row(api, clip):
     clip.file.storage.delete(clip.file.name)
     assert api.get(f"clips/{clip.id}/video").status_code == 404
+
+
+def test_it_hides_a_clip_that_aged_out_before_the_sweep_runs(owner, api):
+    set_clock(owner, utc(2027, 3, 10))
+    camera = Camera.objects.create(account=owner, name="Attic", serial="AGED-1", device_token_hash="a" * 64)
+    fresh = Clip.objects.create(camera=camera, recorded_at=utc(2027, 3, 9), duration_s=4, size=1, file="x/fresh.mp4")
+    aged = Clip.objects.create(camera=camera, recorded_at=utc(2027, 3, 10) - timedelta(days=2, seconds=1),
+                               duration_s=4, size=1, file="x/aged.mp4")
+    assert list(visible_clips(camera)) == [fresh]
+    assert api.get(f"cameras/{camera.pk}/clips").json()[0]["id"] == fresh.pk
+    assert api.get(f"clips/{aged.pk}/video").status_code == 404
