@@ -40,6 +40,7 @@ check-deploy: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check camcare tests bench
+	$(BIN)/mypy
 
 openapi: $(STAMP)
 	$(BIN)/python manage.py export_openapi

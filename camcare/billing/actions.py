@@ -172,18 +172,31 @@ def _describe(outcome: Outcome, account) -> str:
 # ---------------------------------------------------------------- preview and change
 
 
+def _priced_now(account, cameras, cycle) -> tuple[Subscription | None, dict[str, str], Cycle | None, Outcome]:
+    """Price a move to the desired state at the account's now; writes nothing but what fell
+    due before now (a renewal the billing job has not run yet)."""
+    subscription = selectors.subscription_or_none(account)
+    target, requested_cycle = _resolve_target(account, cameras, cycle)
+    at = clock.now(account)
+    if subscription is not None:
+        _refuse_if_store(subscription)
+        subscription = _settle_due(account, subscription, at)
+    return subscription, target, requested_cycle, _price(account, subscription, target, requested_cycle, at)
+
+
+def _record_quote(account, subscription, target, requested_cycle, outcome: Outcome) -> tuple[Quote, Subscription]:
+    subscription = subscription or _subscription(account)
+    quote = Quote.objects.create(
+        account=account, version=subscription.version, at=outcome.at,
+        target=_target_json(target, requested_cycle), outcome=outcome_to_json(outcome), created_at=outcome.at,
+    )
+    return quote, subscription
+
+
 def preview_change(*, account, cameras: dict | None = None, cycle: str | None = None, actor) -> ChangeResult:
     """Price a move to the desired state and store a quote; commits nothing else."""
-    subscription = _subscription(account)
-    target, requested_cycle = _resolve_target(account, cameras, cycle)
-    _refuse_if_store(subscription)
-    at = clock.now(account)
-    subscription = _settle_due(account, subscription, at)
-    outcome = _price(account, subscription, target, requested_cycle, at)
-    quote = Quote.objects.create(
-        account=account, version=subscription.version, at=at,
-        target=_target_json(target, requested_cycle), outcome=outcome_to_json(outcome), created_at=at,
-    )
+    subscription, target, requested_cycle, outcome = _priced_now(account, cameras, cycle)
+    quote, _ = _record_quote(account, subscription, target, requested_cycle, outcome)
     return ChangeResult(outcome, _erasures(outcome), quote_id=quote.id)
 
 
@@ -218,10 +231,16 @@ def cancel_subscription(*, account, quote_id: str | None = None, actor) -> Chang
     return change_plan(account=account, cameras=cameras, quote_id=quote_id, actor=actor)
 
 
+def _stale_quote() -> BillingRefusal:
+    return BillingRefusal("quote_stale", "The price shown has changed or expired; review the new preview and confirm again.")
+
+
 def _usable_quote(account, subscription, quote_id: str, cameras, cycle) -> Quote:
     """The quote, if it may still be executed (POLICY.md section 9), else quote_stale."""
     if cameras is not None or cycle is not None:
         target, requested_cycle = _resolve_target(account, cameras, cycle)
+    if subscription is None:  # no quote was ever made for this account
+        raise _stale_quote()
     _refuse_if_store(subscription)
     quote = Quote.objects.filter(id=str(quote_id), account=account).first()
     if subscription.status == Status.PAST_DUE and quote is not None:
@@ -237,7 +256,7 @@ def _usable_quote(account, subscription, quote_id: str, cameras, cycle) -> Quote
         or ((cameras is not None or cycle is not None) and quote.target != _target_json(target, requested_cycle))
     )
     if stale:
-        raise BillingRefusal("quote_stale", "The price shown has changed or expired; review the new preview and confirm again.")
+        raise _stale_quote()
     return quote
 
 
@@ -252,23 +271,31 @@ def change_plan(*, account, cameras: dict | None = None, cycle: str | None = Non
     With a quote, exactly the quoted amounts are applied; without one, the change is
     priced now (and a quote recorded), which is the same code path.
     """
-    subscription = _subscription(account)
     if quote_id is None:
-        preview = preview_change(account=account, cameras=cameras, cycle=cycle, actor=actor)
-        quote = Quote.objects.get(id=preview.quote_id)
+        subscription, target, requested_cycle, outcome = _priced_now(account, cameras, cycle)
+        _card_for(account, outcome)  # a change that needs a card is refused before any write
+        quote, subscription = _record_quote(account, subscription, target, requested_cycle, outcome)
     else:
+        subscription = selectors.subscription_or_none(account)
         quote = _usable_quote(account, subscription, quote_id, cameras, cycle)
-    return _execute(account, subscription, quote, outcome_from_json(quote.outcome), actor)
+        outcome = outcome_from_json(quote.outcome)
+    return _execute(account, subscription, quote, outcome, actor)
+
+
+def _card_for(account, outcome: Outcome) -> PaymentMethod | None:
+    """The card a change charges, or None when it charges nothing; refused without one."""
+    if outcome.charge_now <= 0 or not outcome.changes_anything:
+        return None
+    method = selectors.payment_method_of(account)
+    if method is None:
+        raise BillingRefusal("payment_method_required", "Add a card first: this change needs a payment now.")
+    return method
 
 
 def _execute(account, subscription, quote: Quote, outcome: Outcome, actor) -> ChangeResult:
     if not outcome.changes_anything:
         return ChangeResult(outcome, [], quote_id=quote.id, subscription=selectors.subscription_summary(account))
-    method = None
-    if outcome.charge_now > 0:
-        method = selectors.payment_method_of(account)
-        if method is None:
-            raise BillingRefusal("payment_method_required", "Add a card first: this change needs a payment now.")
+    method = _card_for(account, outcome)
     if outcome.charge_now == 0 and outcome.refund == 0:
         with transaction.atomic():
             orders, erasures = _apply_change(account, subscription, quote, outcome, actor, claim=None, refund_results={})

@@ -27,7 +27,7 @@ class Plan:
     max_cameras: int | None  # None: any number and no price (the free plan)
     history_days: int
     currency: str
-    prices: MappingProxyType  # Cycle -> int minor units per period
+    prices: MappingProxyType[Cycle, int]  # minor units per period of each cycle
 
     def price(self, cycle: Cycle) -> int:
         return self.prices[cycle]
