@@ -96,20 +96,28 @@ def account(request, account_id):
     return _account_page(request, owner)
 
 
+def _issue(request, owner, form, issue, done: str):
+    """Run a support money action; a refusal becomes a form error (None), success a redirect."""
+    try:
+        order = issue()
+    except BillingRefusal as exc:
+        form.add_error(None, exc.message)
+        return None
+    messages.success(request, done.format(order=order))
+    return redirect("support:account", account_id=owner.pk)
+
+
 @staff_only
 @require_POST
 def credit(request, account_id):
     owner = get_object_or_404(Account, pk=account_id)
     form = CreditForm(request.POST)
     if form.is_valid():
-        try:
-            order = actions.issue_support_credit(account=owner, amount=form.cleaned_data["amount"],
-                                                 reason=form.cleaned_data["reason"], actor=request.user)
-        except BillingRefusal as exc:
-            form.add_error(None, exc.message)
-        else:
-            messages.success(request, f"Credit {order.order_id} added.")
-            return redirect("support:account", account_id=owner.pk)
+        done = _issue(request, owner, form, lambda: actions.issue_support_credit(
+            account=owner, amount=form.cleaned_data["amount"], reason=form.cleaned_data["reason"], actor=request.user,
+        ), "Credit {order.order_id} added.")
+        if done:
+            return done
     return _account_page(request, owner, credit_form=form)
 
 
@@ -123,12 +131,9 @@ def refund(request, account_id):
         if charge is None:
             form.add_error("order_id", "No charge with this Order ID on this account.")
         else:
-            try:
-                order = actions.issue_support_refund(charge=charge, amount=form.cleaned_data["amount"],
-                                                     reason=form.cleaned_data["reason"], actor=request.user)
-            except BillingRefusal as exc:
-                form.add_error(None, exc.message)
-            else:
-                messages.success(request, f"Refund {order.order_id} of {charge.order_id} sent to the card.")
-                return redirect("support:account", account_id=owner.pk)
+            done = _issue(request, owner, form, lambda: actions.issue_support_refund(
+                charge=charge, amount=form.cleaned_data["amount"], reason=form.cleaned_data["reason"], actor=request.user,
+            ), "Refund {order.order_id} of " + charge.order_id + " sent to the card.")
+            if done:
+                return done
     return _account_page(request, owner, refund_form=form)
