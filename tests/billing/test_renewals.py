@@ -218,3 +218,20 @@ def test_it_shows_the_billed_price_now_and_the_new_price_on_the_next_bill(owner,
     summary = selectors.subscription_summary(owner)
     assert summary["price"] == 399
     assert summary["next_bill"] == {"at": "2027-04-01T00:00:00Z", "amount": 499}
+
+
+def test_it_adds_a_camera_now_and_switches_to_monthly_at_the_period_end(owner, annual, at):
+    porch, garden = annual
+    at(2027, 2, 19)
+    result = actions.change_plan(account=owner, cameras={garden.id: "plus"}, cycle="monthly", actor=owner)
+    # The camera is added at once on the annual cycle (POLICY.md section 11: 3561 on Feb 19)...
+    assert [(line["kind"], line["camera"], line["amount"]) for line in result.lines] == [("charge", garden.id, 3561)]
+    assert result.charge_now == 3561
+    # ...and the switch to monthly waits for the end of the paid year.
+    assert result.scheduled_change == {"at": "2028-01-10T00:00:00Z", "cycle": "monthly"}
+    assert selectors.current_plans(owner) == {porch.id: "plus", garden.id: "plus"}
+    at(2028, 1, 10)
+    [order] = renewals(owner)
+    assert (order.amount, order.period_start) == (798, utc(2028, 1, 10))
+    assert selectors.subscription_summary(owner)["cycle"] == "monthly"
+    assert_consistent()
