@@ -394,11 +394,12 @@ def _apply_change(account, subscription, quote, outcome: Outcome, actor, *, clai
     _apply_lines(subscription, outcome)
     for camera, plan in outcome.state.cameras.items():
         Camera.objects.filter(account=account, id=camera).exclude(plan=plan).update(plan=plan)
-    orders = _settle_change_orders(account, quote, outcome, claim, refund_results)
+    description = _describe(outcome, account)
+    orders = _settle_change_orders(account, quote, outcome, claim, refund_results, description)
     failed_refunds = sum(o.amount for o in orders if o.kind == "refund" and o.status == OrderStatus.FAILED)
     refund_paid = outcome.refund - failed_refunds
     credit_added = outcome.credit_added + failed_refunds  # what the card could not take back
-    orders += _credit_order(account, quote, outcome, credit_added, orders)
+    orders += _credit_order(account, quote, outcome, credit_added, description)
     added = sum(line.amount for line in outcome.lines if line.kind == "charge")
     credits = sum(line.amount for line in outcome.lines if line.kind == "credit")
     entries = change_entries(account, added=added, credits=credits, credit_used=outcome.credit_used,
@@ -407,7 +408,7 @@ def _apply_change(account, subscription, quote, outcome: Outcome, actor, *, clai
         unpaid = selectors.receivable_balance(account)
         entries += [(Book.RECEIVABLE, account, -unpaid), (Book.SALES, None, unpaid)]
     main = orders[0] if orders else None
-    post(at=at, currency=outcome.currency, memo=_describe(outcome, account), order=main, entries=entries)
+    post(at=at, currency=outcome.currency, memo=description, order=main, entries=entries)
     audit(actor=actor, account=account, action=f"subscription.{outcome.case.value}", at=at,
           quote=quote.id, net=outcome.net, orders=[o.order_id for o in orders])
     transaction.on_commit(lambda: _erase(outcome))
@@ -451,7 +452,7 @@ def _apply_lines(subscription, outcome: Outcome) -> None:
     )
 
 
-def _settle_change_orders(account, quote, outcome: Outcome, claim, refund_results) -> list[Order]:
+def _settle_change_orders(account, quote, outcome: Outcome, claim, refund_results, description: str) -> list[Order]:
     """The charge (card part, possibly 0) of a paid change and the refunds, settled."""
     orders = []
     now = clock.real_now()
@@ -473,19 +474,19 @@ def _settle_change_orders(account, quote, outcome: Outcome, claim, refund_result
         orders.insert(0, Order.objects.create(
             order_id=new_order_id(), account=account, kind="charge", status=OrderStatus.SUCCEEDED,
             purpose="change", amount=0, credit_used=outcome.credit_used, currency=outcome.currency,
-            description=_describe(outcome, account), created_at=outcome.at, settled_at=now,
+            description=description, created_at=outcome.at, settled_at=now,
             period_start=outcome.period.start if outcome.period else None, quote=quote,
         ))
     return orders
 
 
-def _credit_order(account, quote, outcome: Outcome, credit_added: int, orders) -> list[Order]:
+def _credit_order(account, quote, outcome: Outcome, credit_added: int, description: str) -> list[Order]:
     if credit_added <= 0:
         return []
     return [Order.objects.create(
         order_id=new_order_id(), account=account, kind="credit", status=OrderStatus.SUCCEEDED,
         purpose="change", amount=credit_added, currency=outcome.currency,
-        description=f"Credit: {_describe(outcome, account)}"[:200], created_at=outcome.at,
+        description=f"Credit: {description}"[:200], created_at=outcome.at,
         settled_at=clock.real_now(), quote=quote,
     )]
 
@@ -586,6 +587,16 @@ def _charge_card(account, order: Order) -> GatewayResult:
                                 idempotency_key=order.gateway_key)
 
 
+def _next_period_terms(subscription) -> tuple[Cycle, datetime, Period, dict]:
+    """(cycle, anchor, period, {line: price}) of the period that starts at the period end:
+    a scheduled switch applies first and re-anchors there; prices are the catalog's now."""
+    start = subscription.period_end
+    cycle = Cycle(subscription.scheduled_cycle or subscription.cycle)
+    anchor = start if subscription.scheduled_cycle else subscription.anchor
+    prices = lines_of(PlanState(cycle, selectors.current_plans(subscription.account)), get_catalog())
+    return cycle, anchor, period_at(anchor, cycle, start), prices
+
+
 def renew(*, subscription_id: int, at: datetime) -> Order | None:
     """Bill the period that starts at the subscription's period end, if `at` reached it.
 
@@ -597,10 +608,7 @@ def renew(*, subscription_id: int, at: datetime) -> Order | None:
         return None
     account = subscription.account
     start = subscription.period_end
-    cycle = Cycle(subscription.scheduled_cycle or subscription.cycle)
-    anchor = start if subscription.scheduled_cycle else subscription.anchor
-    period = period_at(anchor, cycle, start)
-    prices = lines_of(PlanState(cycle, selectors.current_plans(account)), get_catalog())
+    cycle, anchor, period, prices = _next_period_terms(subscription)
     price = sum(prices.values())
     credit_used, card = renewal_bill(price, selectors.credit_balance(account))
     method = selectors.payment_method_of(account)
@@ -867,10 +875,7 @@ def _reconcile_renewal(subscription, order: Order) -> None:
         if subscription.status == Status.PAST_DUE:
             _apply_retry(subscription, order, result, due=selectors.receivable_balance(account), at=clock.now(account))
             return
-        cycle = Cycle(subscription.scheduled_cycle or subscription.cycle)
-        anchor = subscription.period_end if subscription.scheduled_cycle else subscription.anchor
-        period = period_at(anchor, cycle, subscription.period_end)
-        prices = lines_of(PlanState(cycle, selectors.current_plans(account)), get_catalog())
+        cycle, anchor, period, prices = _next_period_terms(subscription)
         _apply_renewal(subscription, order, result, period=period, cycle=cycle, anchor=anchor, prices=prices)
 
 
