@@ -5,13 +5,11 @@ import logging
 from django.conf import settings
 from django.core.mail import send_mail
 
+from camcare.display import format_money
+
 log = logging.getLogger("camcare.billing")
 
 KIND_WORDS = {"charge": "Payment", "refund": "Refund", "credit": "Credit"}
-
-
-def format_cents(amount: int, currency: str) -> str:
-    return f"{amount // 100}.{amount % 100:02d} {currency}"
 
 
 def send_receipt(order) -> None:
@@ -19,10 +17,10 @@ def send_receipt(order) -> None:
     lines = [
         f"{word} {order.order_id}",
         f"{order.description}",
-        f"Amount: {format_cents(order.amount, order.currency)}",
+        f"Amount: {format_money(order.amount, order.currency)}",
     ]
     if order.credit_used:
-        lines.append(f"Credit used: {format_cents(order.credit_used, order.currency)}")
+        lines.append(f"Credit used: {format_money(order.credit_used, order.currency)}")
     if order.refers_to_id:
         lines.append(f"Refund of: {order.refers_to.order_id}")
     lines += ["", f"Receipt: {settings.SITE_URL}/payments/{order.order_id}/",

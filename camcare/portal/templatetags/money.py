@@ -1,19 +1,12 @@
 """Display filters: money from integer minor units, instants as UTC dates."""
 
 from datetime import UTC, datetime
-from decimal import Decimal
 
-from babel.numbers import format_currency
 from django import template
 
+from camcare.display import format_money
+
 register = template.Library()
-
-
-def format_money(cents: int, currency: str = "USD") -> str:
-    """`cents` minor units shown as money ("$12.99"). Decimal is for display only."""
-    if cents is None or cents == "":
-        return ""
-    return format_currency(Decimal(int(cents)).scaleb(-2), currency or "USD", locale="en_US")
 
 
 @register.filter

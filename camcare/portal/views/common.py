@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from camcare.billing.actions import STORE_NAMES, STORE_STEPS
 from camcare.billing.catalog import get_catalog
+from camcare.cameras import services
 from camcare.cameras.models import Camera
 from camcare.cameras.views import download_url
 
 
 def cameras_of(account) -> list[Camera]:
-    return list(Camera.objects.filter(account=account))
+    return list(services.cameras_of(account))
 
 
 def plan_name(catalog, code: str | None) -> str:

@@ -9,8 +9,9 @@ from fpdf import FPDF
 
 from camcare.billing import selectors
 from camcare.billing.models import Order
+from camcare.display import format_money
 from camcare.domain.order_ids import normalize_code
-from camcare.portal.templatetags.money import format_datetime, format_money
+from camcare.portal.templatetags.money import format_datetime
 
 KIND_TITLES = {"charge": "Payment receipt", "refund": "Refund receipt", "credit": "Credit note"}
 
