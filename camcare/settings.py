@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "camcare.audit",
     "camcare.accounts",
     "camcare.cameras",
     "camcare.billing",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -13,7 +12,7 @@ from django.db import IntegrityError, transaction
 
 from camcare import clock
 from camcare.accounts.models import Account, ApiToken, LoginFailure
-from camcare.api.base import hash_token
+from camcare.tokens import hash_token, new_token
 
 THROTTLE_WINDOW = timedelta(minutes=15)
 THROTTLE_LIMIT = 10  # failures per window, per e-mail and per IP
@@ -43,7 +42,7 @@ def create_account(*, email: str, password: str) -> Account:
 
 def issue_token(account: Account) -> str:
     """A new API token for `account`; the caller shows it once, only its hash is kept."""
-    token = "cc_" + secrets.token_urlsafe(32)
+    token = new_token("cc")
     ApiToken.objects.create(account=account, token_hash=hash_token(token))
     return token
 

@@ -7,7 +7,7 @@ from ninja import Router, Status
 from camcare.accounts import services
 from camcare.api.base import ApiError, caller
 from camcare.api.schemas import AccountOut, Credentials, ErrorOut, PlanOut, TokenOut
-from camcare.billing.catalog import get_catalog
+from camcare.catalog import get_catalog
 from camcare.domain.periods import Cycle
 
 router = Router(tags=["accounts"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
 
 from django.http import HttpRequest
@@ -10,6 +9,7 @@ from ninja.security import APIKeyCookie, HttpBearer
 
 from camcare import clock
 from camcare.accounts.models import Account, ApiToken
+from camcare.tokens import hash_token
 
 
 class ApiError(Exception):
@@ -29,10 +29,6 @@ def not_found(what: str = "resource") -> ApiError:
 
 
 LAST_USED_PRECISION = timedelta(minutes=5)
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def account_for_bearer(token: str | None) -> Account | None:

@@ -17,7 +17,7 @@ from camcare.api.schemas import (
     SubscriptionOut,
 )
 from camcare.billing import actions, selectors
-from camcare.billing.catalog import get_catalog
+from camcare.catalog import get_catalog
 
 router = Router(tags=["billing"])
 

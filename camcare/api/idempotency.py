@@ -17,9 +17,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja.utils import check_csrf
 
 from camcare import clock
-from camcare.api.base import account_for_bearer, hash_token
+from camcare.api.base import account_for_bearer
 from camcare.api.models import IdempotencyRecord
-from camcare.support.errors import record_error
+from camcare.audit.errors import record_error
+from camcare.tokens import hash_token
 
 API_PREFIX = "/api/v1/"
 EXEMPT_PATHS = {"/api/v1/accounts", "/api/v1/tokens"}

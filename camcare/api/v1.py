@@ -13,8 +13,8 @@ from ninja.renderers import JSONRenderer
 
 from camcare.api import accounts, billing, cameras, clips, test_clock
 from camcare.api.base import ApiError, account_auth, attribute_caller, not_found
+from camcare.audit.errors import record_error
 from camcare.billing.errors import BillingRefusal
-from camcare.support.errors import record_error
 
 log = logging.getLogger("camcare.api")
 

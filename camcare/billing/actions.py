@@ -19,8 +19,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from camcare import clock
+from camcare.audit.events import audit
 from camcare.billing import selectors
-from camcare.billing.catalog import get_catalog
 from camcare.billing.emails import send_receipt
 from camcare.billing.errors import BillingRefusal
 from camcare.billing.gateway import GatewayResult, get_gateway
@@ -37,6 +37,7 @@ from camcare.billing.models import (
 from camcare.billing.outcomes import ChangeResult, outcome_from_json, outcome_to_json
 from camcare.cameras import erasure
 from camcare.cameras.models import Camera
+from camcare.catalog import get_catalog
 from camcare.domain.catalog import FREE
 from camcare.domain.order_ids import new_order_id
 from camcare.domain.periods import Cycle, Period, add_months, iso_z, period_at
@@ -51,7 +52,6 @@ from camcare.domain.pricing import (
     renewal_bill,
     validate_state,
 )
-from camcare.support.audit import audit
 
 log = logging.getLogger("camcare.billing")
 

@@ -6,7 +6,6 @@ from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
 
 from camcare import clock
-from camcare.billing.catalog import get_catalog
 from camcare.billing.models import (
     Book,
     LedgerEntry,
@@ -17,6 +16,7 @@ from camcare.billing.models import (
     SubscriptionLine,
 )
 from camcare.cameras.models import Camera
+from camcare.catalog import get_catalog
 from camcare.domain.periods import Cycle, Period, iso_z
 from camcare.domain.pricing import (
     CardPayment,

@@ -28,9 +28,9 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from camcare import clock
-from camcare.billing.catalog import get_catalog
 from camcare.cameras.clipstore import storage
 from camcare.cameras.models import Camera, Clip
+from camcare.catalog import get_catalog
 
 log = logging.getLogger("camcare.erasure")
 

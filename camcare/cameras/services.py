@@ -6,17 +6,16 @@ written only by camcare.billing.actions.
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 
 from camcare import clock
 from camcare.accounts.models import Account
-from camcare.api.base import hash_token
-from camcare.billing.catalog import get_catalog
 from camcare.cameras.errors import CameraRefusal
 from camcare.cameras.models import Camera, Clip
+from camcare.catalog import get_catalog
+from camcare.tokens import hash_token, new_token
 
 NAME_MAX = Camera._meta.get_field("name").max_length
 MODEL_MAX = Camera._meta.get_field("model").max_length
@@ -42,7 +41,7 @@ def _checked(value: str, field: str, limit: int, *, required: bool) -> str:
 
 
 def new_device_token() -> str:
-    return "dev_" + secrets.token_urlsafe(32)
+    return new_token("dev")
 
 
 def register_camera(account: Account, name: str, model: str, serial: str) -> tuple[Camera, str]:

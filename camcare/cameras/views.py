@@ -13,13 +13,13 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from camcare.audit.errors import record_error
 from camcare.billing.models import Quote
 from camcare.cameras import erasure, services
 from camcare.cameras.errors import CameraRefusal
 from camcare.cameras.forms import RegisterCameraForm
 from camcare.cameras.zipstream import safe_folder, zip_clips
 from camcare.domain.periods import parse_instant
-from camcare.support.errors import record_error
 
 CLIPS_PER_PAGE = 50
 FIELD_OF_REFUSAL = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from camcare.support.errors import record_error
+from camcare.audit.errors import record_error
 
 MESSAGES = {
     "invalid_state": "That choice of plans is not possible. Check the plan of each camera.",

@@ -12,12 +12,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from camcare.accounts.models import Account
+from camcare.audit.events import audit
+from camcare.audit.models import AuditEvent, ErrorReport
 from camcare.billing import actions, selectors
 from camcare.billing.errors import BillingRefusal
 from camcare.billing.models import Order
 from camcare.domain.order_ids import normalize_code
-from camcare.support.audit import audit
-from camcare.support.models import AuditEvent, ErrorReport
 
 
 def staff_only(view):

@@ -15,8 +15,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from camcare.accounts.models import ApiToken
+from camcare.audit.models import ErrorReport
 from camcare.cameras.demo import demo_files
-from camcare.support.models import ErrorReport
 from tests.conftest import Api
 
 # POLICY.md section 7: "ERR-" and 10 Crockford base32 characters (no I, L, O, U).

@@ -18,8 +18,8 @@ from django.urls import URLPattern
 
 from camcare.accounts.models import Account
 from camcare.api.v1 import api as ninja_api
+from camcare.audit.models import ErrorReport
 from camcare.cameras.models import Camera
-from camcare.support.models import ErrorReport
 from tests.api.conftest import World, assert_error, db_state, upload
 from tests.conftest import PASSWORD
 

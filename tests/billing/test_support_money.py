@@ -2,10 +2,10 @@
 
 import pytest
 
+from camcare.audit.models import AuditEvent
 from camcare.billing import actions, selectors
 from camcare.billing.errors import BillingRefusal
 from camcare.billing.models import LedgerEntry, Order, SandboxRefund
-from camcare.support.models import AuditEvent
 from tests.billing.helpers import assert_consistent, book_total
 
 

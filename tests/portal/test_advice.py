@@ -1,7 +1,7 @@
 """Plan advice: cheaper choices for the same cameras, in exact cents (default catalog:
 plus 399/3999, premium 1299/12999 for up to 10 cameras)."""
 
-from camcare.billing.catalog import get_catalog
+from camcare.catalog import get_catalog
 from camcare.portal.advice import cheaper_choices, price_of
 
 

@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from camcare.audit.models import ErrorReport
 from camcare.billing import actions
 from camcare.billing.models import Order
 from camcare.portal.templatetags.money import (
@@ -16,7 +17,6 @@ from camcare.portal.templatetags.money import (
     format_money,
     signed_money,
 )
-from camcare.support.models import ErrorReport
 from tests.conftest import set_clock, utc
 from tests.portal.conftest import change, key, text
 

@@ -3,10 +3,10 @@
 import pytest
 from django.test import Client
 
+from camcare.audit.errors import record_error
+from camcare.audit.models import AuditEvent
 from camcare.billing import actions, selectors
 from camcare.billing.models import LedgerEntry, Order
-from camcare.support.errors import record_error
-from camcare.support.models import AuditEvent
 from tests.billing.conftest import add_camera
 
 

@@ -8,10 +8,10 @@ from collections.abc import Callable
 from django.http import HttpResponse
 from django.shortcuts import redirect
 
+from camcare.audit.errors import record_error
 from camcare.billing.errors import STATUS, BillingRefusal
 from camcare.portal import idempotency
 from camcare.portal.refusals import Shown, describe
-from camcare.support.errors import record_error
 
 WAIT_STEPS, WAIT_STEP_S = 40, 0.25  # up to 10 s for the first submission of a form to finish
 IN_PROGRESS = "This form is already being processed. Wait a moment, then reload the page."

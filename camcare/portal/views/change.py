@@ -10,9 +10,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
 from camcare.billing import actions, selectors
-from camcare.billing.catalog import get_catalog
 from camcare.billing.errors import BillingRefusal
 from camcare.billing.models import Order, OrderStatus, Quote
+from camcare.catalog import get_catalog
 from camcare.domain.periods import Cycle
 from camcare.portal import previews
 from camcare.portal.advice import cheaper_choices

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from camcare.billing.actions import STORE_NAMES, STORE_STEPS
-from camcare.billing.catalog import get_catalog
 from camcare.cameras import services
 from camcare.cameras.models import Camera
 from camcare.cameras.views import download_url
+from camcare.catalog import get_catalog
 
 
 def cameras_of(account) -> list[Camera]:

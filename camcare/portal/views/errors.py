@@ -8,8 +8,8 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.html import escape
 
+from camcare.audit.errors import record_error
 from camcare.domain.order_ids import new_error_reference
-from camcare.support.errors import record_error
 
 log = logging.getLogger("camcare.errors")
 

@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
 from camcare.billing import selectors
-from camcare.billing.catalog import get_catalog
+from camcare.catalog import get_catalog
 
 
 @login_required

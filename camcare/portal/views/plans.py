@@ -2,7 +2,7 @@
 
 from django.shortcuts import render
 
-from camcare.billing.catalog import get_catalog
+from camcare.catalog import get_catalog
 from camcare.domain.periods import Cycle
 
 

@@ -1,3 +1,5 @@
+"""The audit log and error reports. Their tables keep the names they had in `support`."""
+
 from django.db import models
 
 
@@ -11,7 +13,8 @@ class AuditEvent(models.Model):
     detail = models.JSONField(default=dict)
 
     class Meta:
-        indexes = [models.Index(fields=["account", "-at"])]
+        db_table = "support_auditevent"
+        indexes = [models.Index(fields=["account", "-at"], name="support_aud_account_ee54c5_idx")]
         ordering = ["-at", "-id"]
 
 
@@ -26,3 +29,6 @@ class ErrorReport(models.Model):
     message = models.CharField(max_length=500)
     path = models.CharField(max_length=500)
     detail = models.TextField(blank=True)  # traceback of a 500, never shown to the user
+
+    class Meta:
+        db_table = "support_errorreport"

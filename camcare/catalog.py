@@ -1,4 +1,5 @@
-"""The catalog in force, loaded once per process from settings.CATALOG_PATH."""
+"""The catalog in force, loaded from settings.CATALOG_PATH; below the apps, since cameras
+(history windows) and billing (prices) both read it."""
 
 from functools import lru_cache
 from pathlib import Path

@@ -1,5 +1,5 @@
 from camcare import clock
-from camcare.support.models import AuditEvent
+from camcare.audit.models import AuditEvent
 
 
 def audit(*, actor, account, action: str, at=None, **detail) -> AuditEvent:

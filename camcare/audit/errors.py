@@ -5,8 +5,8 @@ import logging
 from django.db import IntegrityError, transaction
 
 from camcare import clock
+from camcare.audit.models import ErrorReport
 from camcare.domain.order_ids import new_error_reference
-from camcare.support.models import ErrorReport
 
 log = logging.getLogger("camcare.errors")
 
