@@ -1,10 +1,46 @@
+"""The audit log: who did what to which account, with the values before and after."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
 from camcare import clock
 from camcare.audit.models import AuditEvent
 
 
-def audit(*, actor, account, action: str, at=None, **detail) -> AuditEvent:
-    """Record an action; call it inside the transaction of the change it records."""
+class Event(StrEnum):
+    """Every action the audit log records; the support timeline reads these names."""
+
+    SUBSCRIPTION_SUBSCRIBE = "subscription.subscribe"
+    SUBSCRIPTION_CANCEL = "subscription.cancel"
+    SUBSCRIPTION_UPGRADE = "subscription.upgrade"
+    SUBSCRIPTION_DOWNGRADE = "subscription.downgrade"
+    SUBSCRIPTION_TO_ANNUAL = "subscription.to_annual"
+    SUBSCRIPTION_SCHEDULE_ONLY = "subscription.schedule_only"
+    SUBSCRIPTION_NOTHING = "subscription.nothing"
+    CHANGE_PAYMENT_FAILED = "change.payment_failed"
+    SCHEDULED_CHANGE_DROPPED = "subscription.scheduled_change_dropped"
+    RENEWED = "subscription.renewed"
+    RENEWAL_FAILED = "subscription.renewal_failed"
+    RETRY_FAILED = "subscription.retry_failed"
+    UNPAID_BILL_PAID = "subscription.unpaid_bill_paid"
+    LAPSED_TO_FREE = "subscription.lapsed_to_free"
+    IMPORTED = "subscription.imported"
+    PAYMENT_METHOD_SAVED = "payment_method.saved"
+    CAMERA_REMOVED = "camera.removed"
+    TEST_CLOCK_ADVANCED = "test_clock.advanced"
+    SUPPORT_CREDIT = "support.credit"
+    SUPPORT_REFUND = "support.refund"
+    SUPPORT_SEARCHED = "support.searched"
+    SUPPORT_VIEWED_ACCOUNT = "support.viewed_account"
+
+
+def audit(*, actor, account, action: Event | str, at=None, old=None, new=None, **detail) -> AuditEvent:
+    """Record an action; call it inside the transaction of the change it records, so the row
+    exists exactly when the change does. `old`/`new` are the values the action changed."""
+    if old is not None or new is not None:
+        detail.update(old=old, new=new)
     return AuditEvent.objects.create(
         at=at or clock.real_now(), actor=actor if getattr(actor, "pk", None) else None,
-        account=account, action=action, detail=detail,
+        account=account, action=Event(action).value, detail=detail,
     )

@@ -5,11 +5,12 @@ import logging
 from django.conf import settings
 from django.core.mail import send_mail
 
+from camcare.billing.models import OrderKind
 from camcare.display import format_money
 
 log = logging.getLogger("camcare.billing")
 
-KIND_WORDS = {"charge": "Payment", "refund": "Refund", "credit": "Credit"}
+KIND_WORDS = {OrderKind.CHARGE: "Payment", OrderKind.REFUND: "Refund", OrderKind.CREDIT: "Credit"}
 
 
 def send_receipt(order) -> None:

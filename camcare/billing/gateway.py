@@ -45,8 +45,6 @@ class PaymentGateway(Protocol):
 
     def lookup_charge(self, idempotency_key: str) -> GatewayResult | None: ...
 
-    def lookup_refund(self, idempotency_key: str) -> GatewayResult | None: ...
-
 
 DECLINES = {
     "tok_chargeDeclined": ("card_declined", "Your card was declined."),
@@ -114,10 +112,6 @@ class SandboxGateway:
     def lookup_charge(self, idempotency_key: str) -> GatewayResult | None:
         charge = SandboxCharge.objects.filter(idempotency_key=idempotency_key).first()
         return _charge_result(charge) if charge else None
-
-    def lookup_refund(self, idempotency_key: str) -> GatewayResult | None:
-        refund = SandboxRefund.objects.filter(idempotency_key=idempotency_key).first()
-        return GatewayResult(True, refund.id) if refund else None
 
 
 def get_gateway() -> PaymentGateway:

@@ -25,7 +25,7 @@ class Subscription(models.Model):
     account = models.OneToOneField("accounts.Account", on_delete=models.CASCADE, related_name="subscription")
     channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.WEB)
     store = models.CharField(max_length=16, choices=Store.choices, blank=True)
-    status = models.CharField(max_length=16, default="none")  # none | active | past_due
+    status = models.CharField(max_length=16, default="none")  # domain.pricing.Status
     cycle = models.CharField(max_length=16, default="monthly")  # monthly | annual
     anchor = models.DateTimeField(null=True, blank=True)  # periods are [anchor + k cycles, ...)
     period_start = models.DateTimeField(null=True, blank=True)
@@ -96,6 +96,14 @@ class OrderKind(models.TextChoices):
     CREDIT = "credit"
 
 
+class Purpose(models.TextChoices):
+    """Why an order was made; the reconciler settles each purpose its own way."""
+
+    CHANGE = "change"  # a plan change by the owner (a quote executed)
+    RENEWAL = "renewal"  # a period billed, or a retry of its unpaid bill
+    SUPPORT = "support"  # a refund or a credit issued by support staff
+
+
 class OrderStatus(models.TextChoices):
     PENDING = "pending"
     SUCCEEDED = "succeeded"
@@ -109,7 +117,10 @@ class Order(models.Model):
     account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="orders")
     kind = models.CharField(max_length=8, choices=OrderKind.choices)
     status = models.CharField(max_length=10, choices=OrderStatus.choices)
-    purpose = models.CharField(max_length=16)  # change | renewal | support
+    purpose = models.CharField(max_length=16, choices=Purpose.choices)
+    # The claim (billing.actions.payments) under which it was written; every pending order
+    # belongs to the claim in flight on its subscription, so a crash is settled by claim.
+    claim = models.CharField(max_length=16, blank=True, db_index=True)
     amount = models.PositiveIntegerField()  # minor units: card part of a charge; refund; credit
     credit_used = models.PositiveIntegerField(default=0)  # minor units of credit spent (charges)
     currency = models.CharField(max_length=3)

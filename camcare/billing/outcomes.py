@@ -5,7 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from camcare.domain.periods import Cycle, Period, iso_z, parse_instant
-from camcare.domain.pricing import Case, HeldLine, LineKey, Outcome, PlanState, PricedLine, Shrink
+from camcare.domain.pricing import (
+    Case,
+    HeldLine,
+    LineKey,
+    LineKind,
+    Outcome,
+    PlanState,
+    PricedLine,
+    Shrink,
+)
 
 
 def _key_to_json(key: LineKey) -> list:
@@ -53,7 +62,7 @@ def outcome_from_json(data: dict) -> Outcome:
         case=Case(data["case"]),
         at=parse_instant(data["at"]),
         currency=data["currency"],
-        lines=tuple(PricedLine(kind, _key_from_json(key), amount) for kind, key, amount in data["lines"]),
+        lines=tuple(PricedLine(LineKind(kind), _key_from_json(key), amount) for kind, key, amount in data["lines"]),
         net=data["net"],
         charge_now=data["charge_now"],
         credit_used=data["credit_used"],

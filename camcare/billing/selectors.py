@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
 
-from camcare import clock
 from camcare.billing.models import (
     Book,
+    Channel,
     LedgerEntry,
     Order,
+    OrderKind,
     OrderStatus,
     PaymentMethod,
+    Quote,
     Subscription,
     SubscriptionLine,
 )
+from camcare.billing.outcomes import outcome_from_json
 from camcare.cameras.models import Camera
 from camcare.catalog import get_catalog
 from camcare.domain.periods import Cycle, Period, iso_z
@@ -56,7 +61,7 @@ def refunded_of(order: Order) -> int:
 
 
 def refundable_of(order: Order) -> int:
-    if order.kind != "charge" or order.status != OrderStatus.SUCCEEDED:
+    if order.kind != OrderKind.CHARGE or order.status != OrderStatus.SUCCEEDED:
         return 0
     return order.amount - refunded_of(order)
 
@@ -68,7 +73,7 @@ def card_payments_of_period(subscription: Subscription) -> tuple[CardPayment, ..
     live_refunds = Q(refunds__status__in=[OrderStatus.SUCCEEDED, OrderStatus.PENDING])
     charges = (
         Order.objects.filter(
-            account_id=subscription.account_id, kind="charge", status=OrderStatus.SUCCEEDED,
+            account_id=subscription.account_id, kind=OrderKind.CHARGE, status=OrderStatus.SUCCEEDED,
             period_start=subscription.period_start, amount__gt=0,
         )
         .annotate(refunded=Coalesce(Sum("refunds__amount", filter=live_refunds), 0))
@@ -120,7 +125,7 @@ def next_bill(account, subscription: Subscription | None) -> dict | None:
         due = receivable_balance(account)
         at = subscription.next_retry_at
         return {"at": iso_z(at), "amount": max(0, due - balance)} if at else None
-    if subscription.channel == "app_store":
+    if subscription.channel == Channel.APP_STORE:
         return None  # the store bills it
     cycle = Cycle(subscription.scheduled_cycle or subscription.cycle)
     price = state_price(PlanState(cycle, current_plans(account)), get_catalog())
@@ -144,7 +149,7 @@ def subscription_summary(account) -> dict:
     price = sum(line.unit_price for line in active_lines(subscription)) if paid else 0
     return {
         "status": subscription.status if subscription else "none",
-        "channel": subscription.channel if subscription else "web",
+        "channel": subscription.channel if subscription else Channel.WEB.value,
         "store": (subscription.store or None) if subscription else None,
         "cycle": subscription.cycle if paid else None,
         "current_period_start": iso_z(subscription.period_start) if paid else None,
@@ -201,8 +206,13 @@ def due_subscriptions(at):
     """Subscriptions with a renewal or a retry due at `at` (for the billing run)."""
     return Subscription.objects.filter(
         Q(status=Status.ACTIVE, period_end__lte=at) | Q(status=Status.PAST_DUE, next_retry_at__lte=at)
-    ).exclude(channel="app_store")
+    ).exclude(channel=Channel.APP_STORE)
 
 
-def now_for(account):
-    return clock.now(account)
+def quote_shrinks(account, quote_id: str) -> list[tuple[str, datetime]] | None:
+    """(camera id, cut-off) of each camera whose window the account's quoted change shrinks,
+    i.e. what executing it erases; None when the account has no such quote."""
+    quote = Quote.objects.filter(account=account, id=quote_id).first() if "\x00" not in quote_id else None
+    if quote is None:
+        return None
+    return [(shrink.camera, shrink.cutoff) for shrink in outcome_from_json(quote.outcome).shrinks]

@@ -24,13 +24,15 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from camcare import clock
+from camcare.audit.events import Event, audit
 from camcare.cameras.clipstore import storage
 from camcare.cameras.models import Camera, Clip
 from camcare.catalog import get_catalog
+from camcare.domain.periods import window_start
 
 log = logging.getLogger("camcare.erasure")
 
@@ -64,8 +66,9 @@ def erase_clips_before(camera_id: str, cutoff: datetime, *, batch_size: int = BA
     return _finish(Clip.objects.filter(camera_id=camera_id, erasing_since__isnull=False), batch_size)
 
 
-def erase_camera(camera_id: str, *, batch_size: int = BATCH_SIZE) -> None:
-    """Erase every clip of the camera, then the camera row (its device token dies with it).
+def erase_camera(camera_id: str, *, removed_by=None, batch_size: int = BATCH_SIZE) -> None:
+    """Erase every clip of the camera, then the camera row (its device token dies with it),
+    audited in the transaction that deletes the row.
 
     Run after the change that removed the camera's paid line has committed. A crash half
     way leaves the camera in place with fewer clips; calling again completes it."""
@@ -74,7 +77,12 @@ def erase_camera(camera_id: str, *, batch_size: int = BATCH_SIZE) -> None:
     # otherwise lose its row to the cascade below and leave its file behind.
     _finish(Clip.objects.filter(camera_id=camera_id), batch_size)
     folder = _camera_folder(camera_id)
-    Camera.objects.filter(pk=camera_id).delete()
+    camera = Camera.objects.select_related("account").filter(pk=camera_id).first()
+    if camera is not None:
+        with transaction.atomic():
+            if Camera.objects.filter(pk=camera_id).delete()[0]:
+                audit(actor=removed_by, account=camera.account, action=Event.CAMERA_REMOVED, camera=camera.id,
+                      serial=camera.serial, old={"name": camera.name, "plan": camera.plan}, new=None)
     if folder:
         _remove_empty_folder(folder)
 
@@ -212,7 +220,7 @@ def sweep(at: datetime, batch_size: int = BATCH_SIZE, dry_run: bool = False, *,
     for plan in catalog:
         aged = clips.filter(
             camera__plan=plan.code, erasing_since__isnull=True,
-            recorded_at__lt=at - timedelta(days=plan.history_days),
+            recorded_at__lt=window_start(at, plan.history_days),
         )
         report.expired[plan.code] = aged.count() if dry_run else _erase_in_batches(aged, batch_size)
     report.unknown_plans = sorted(

@@ -6,7 +6,7 @@ written only by camcare.billing.actions.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
 
@@ -15,6 +15,7 @@ from camcare.accounts.models import Account
 from camcare.cameras.errors import CameraRefusal
 from camcare.cameras.models import Camera, Clip
 from camcare.catalog import get_catalog
+from camcare.domain import periods
 from camcare.tokens import hash_token, new_token
 
 NAME_MAX = Camera._meta.get_field("name").max_length
@@ -94,7 +95,7 @@ def history_days(plan: str) -> int | None:
 def window_start(camera: Camera, now: datetime) -> datetime | None:
     """Clips recorded before this instant are outside `camera`'s window (POLICY.md 6)."""
     days = history_days(camera.plan)
-    return None if days is None else now - timedelta(days=days)
+    return None if days is None else periods.window_start(now, days)
 
 
 def camera_to_api(camera: Camera) -> dict:

@@ -11,6 +11,8 @@ import re
 import zipfile
 from collections.abc import Iterable, Iterator
 
+from django.http import StreamingHttpResponse
+
 from camcare.cameras.clipstore import open_clip
 from camcare.cameras.models import EXTENSIONS, Clip
 
@@ -86,3 +88,11 @@ def _zip_parts(clips: Iterable[Clip]) -> Iterator[bytes]:
                         yield pipe.drain()
             yield pipe.drain()
     yield pipe.drain()
+
+
+def zip_response(clips: Iterable[Clip], filename: str):
+    """A streamed, never-cached ZIP download of `clips` (the files a change will erase)."""
+    response = StreamingHttpResponse(zip_clips(clips), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 
@@ -62,6 +62,12 @@ def period_at(anchor: datetime, cycle: Cycle, t: datetime) -> Period:
     while boundary(anchor, cycle, k + 1) <= t:
         k += 1
     return Period(boundary(anchor, cycle, k), boundary(anchor, cycle, k + 1))
+
+
+def window_start(at: datetime, history_days: int) -> datetime:
+    """The cut-off of a video-history window of `history_days` days at `at` (POLICY.md
+    section 6): a clip recorded before it is outside the window."""
+    return at - timedelta(days=history_days)
 
 
 def whole_seconds(t: datetime) -> datetime:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from fractions import Fraction
 
 from camcare.domain.catalog import FREE, Catalog
 from camcare.domain.money import round_half_up
-from camcare.domain.periods import Cycle, Period, add_months
+from camcare.domain.periods import Cycle, Period, add_months, window_start
 
 
 class ChangeRefused(Exception):
@@ -56,9 +56,11 @@ def validate_state(state: PlanState, catalog: Catalog) -> None:
     for code, count in counts.items():
         plan = catalog[code]
         if plan.scope == "account" and plan.max_cameras is not None and count > plan.max_cameras:
-            code_name = "too_many_premium_cameras" if code == "premium" else "too_many_cameras"
+            # API.md names the refusal after Premium, the catalog's account-scope plan.
             raise ChangeRefused(
-                code_name, f"{plan.name} covers at most {plan.max_cameras} cameras; {count} chosen."
+                "too_many_premium_cameras",
+                f"{plan.name} covers at most {plan.max_cameras} cameras; {count} chosen. "
+                "Put the others on another plan.",
             )
 
 
@@ -134,9 +136,14 @@ class Case(StrEnum):
     SCHEDULE_ONLY = "schedule_only"
 
 
+class LineKind(StrEnum):
+    CHARGE = "charge"  # an added line's cost
+    CREDIT = "credit"  # a removed line's unused share
+
+
 @dataclass(frozen=True, slots=True)
 class PricedLine:
-    kind: str  # "charge" or "credit"
+    kind: LineKind
     key: LineKey
     amount: int  # minor units, >= 0; the kind gives the sign
 
@@ -200,7 +207,7 @@ def _shrinks(old: PlanState, new: PlanState, catalog: Catalog, at: datetime) -> 
         old_days = history_days(old, catalog, camera)
         new_days = history_days(new, catalog, camera)
         if new_days < old_days:
-            shrinks.append(Shrink(camera, old_days, new_days, at - timedelta(days=new_days)))
+            shrinks.append(Shrink(camera, old_days, new_days, window_start(at, new_days)))
     return tuple(shrinks)
 
 
@@ -293,53 +300,75 @@ def _next_bill(
     return period.end, card
 
 
-def _nothing(snapshot: Snapshot, target: PlanState, at: datetime, catalog: Catalog) -> Outcome:
+def _outcome(
+    snapshot: Snapshot,
+    target: PlanState,
+    at: datetime,
+    catalog: Catalog,
+    *,
+    case: Case,
+    lines: tuple[PricedLine, ...] = (),
+    money: tuple[int, int, int] = (0, 0, 0),
+    refunds: tuple[tuple[str, int], ...] = (),
+    anchor: datetime | None = None,
+    period: Period | None = None,
+    new_lines: tuple[HeldLine, ...] = (),
+    scheduled: Cycle | None = None,
+    voids_unpaid_period: bool = False,
+) -> Outcome:
+    """The one builder of an Outcome. `money` is (charge_now, credit_used, credit_added); the
+    net, the refund, the next bill and the shrinking windows are derived the same way for
+    every case, which keeps net == charge_now + credit_used - credit_added - refund."""
+    charge_now, credit_used, credit_added = money
+    balance_after = snapshot.credit_balance - credit_used + credit_added
     return Outcome(
-        case=Case.NOTHING,
+        case=case,
         at=at,
         currency=catalog.currency,
-        lines=(),
-        net=0,
-        charge_now=0,
-        credit_used=0,
-        credit_added=0,
-        refund=0,
-        refunds=(),
+        lines=lines,
+        net=_signed(lines),
+        charge_now=charge_now,
+        credit_used=credit_used,
+        credit_added=credit_added,
+        refund=sum(amount for _, amount in refunds),
+        refunds=refunds,
         state=target,
-        anchor=None,
-        period=None,
-        new_lines=(),
-        scheduled_cycle=None,
-        next_bill=None,
+        anchor=anchor,
+        period=period,
+        new_lines=new_lines,
+        scheduled_cycle=scheduled,
+        next_bill=_next_bill(target, period, scheduled, balance_after, catalog),
         shrinks=_shrinks(snapshot.state, target, catalog, at),
+        voids_unpaid_period=voids_unpaid_period,
     )
+
+
+def _signed(lines: tuple[PricedLine, ...] | list[PricedLine]) -> int:
+    """The net of priced lines: charges count up, credits down."""
+    return sum(line.amount if line.kind is LineKind.CHARGE else -line.amount for line in lines)
+
+
+def unchanged(state: PlanState, at: datetime, catalog: Catalog) -> Outcome:
+    """The outcome of a call that changes no priced line (nothing to pay, nothing to confirm)."""
+    nothing_held = Snapshot(state, Status.NONE, None, None, (), 0, ())
+    return _outcome(nothing_held, state, at, catalog, case=Case.NOTHING)
+
+
+def _nothing(snapshot: Snapshot, target: PlanState, at: datetime, catalog: Catalog) -> Outcome:
+    return _outcome(snapshot, target, at, catalog, case=Case.NOTHING)
 
 
 def _subscribe(snapshot: Snapshot, target: PlanState, at: datetime, catalog: Catalog) -> Outcome:
     """From no paid line to paid lines: a new subscription anchored at `at`, full price."""
     prices = lines_of(target, catalog)
-    period = Period(at, add_months(at, target.cycle.months))
-    net = sum(prices.values())
-    credit_used, charge_now = renewal_bill(net, snapshot.credit_balance)
-    balance_after = snapshot.credit_balance - credit_used
-    return Outcome(
-        case=Case.SUBSCRIBE,
-        at=at,
-        currency=catalog.currency,
-        lines=tuple(PricedLine("charge", key, price) for key, price in prices.items()),
-        net=net,
-        charge_now=charge_now,
-        credit_used=credit_used,
-        credit_added=0,
-        refund=0,
-        refunds=(),
-        state=target,
+    credit_used, charge_now = renewal_bill(sum(prices.values()), snapshot.credit_balance)
+    return _outcome(
+        snapshot, target, at, catalog, case=Case.SUBSCRIBE,
+        lines=tuple(PricedLine(LineKind.CHARGE, key, price) for key, price in prices.items()),
+        money=(charge_now, credit_used, 0),
         anchor=at,
-        period=period,
+        period=Period(at, add_months(at, target.cycle.months)),
         new_lines=tuple(HeldLine(key, price, price) for key, price in prices.items()),
-        scheduled_cycle=None,
-        next_bill=_next_bill(target, period, None, balance_after, catalog),
-        shrinks=_shrinks(snapshot.state, target, catalog, at),
     )
 
 
@@ -348,34 +377,24 @@ def _credit_for(line: HeldLine, fraction: Fraction) -> int:
     return min(prorated(line.unit_price, fraction), line.creditable)
 
 
-def _cancel(snapshot: Snapshot, target: PlanState, at: datetime, catalog: Catalog) -> Outcome:
+def _credits(snapshot: Snapshot, at: datetime) -> tuple[PricedLine, ...]:
+    """Every held line credited its unused share at `at` (a cancel, a switch to annual)."""
     assert snapshot.period is not None
     fraction = fraction_left(snapshot.period, at)
-    lines = tuple(
-        PricedLine("credit", line.key, _credit_for(line, fraction))
+    return tuple(
+        PricedLine(LineKind.CREDIT, line.key, _credit_for(line, fraction))
         for line in sorted(snapshot.lines, key=lambda line: line.key)
     )
+
+
+def _cancel(snapshot: Snapshot, target: PlanState, at: datetime, catalog: Catalog) -> Outcome:
+    lines = _credits(snapshot, at)
     total = sum(line.amount for line in lines)
     refunds = _allocate_refund(total, snapshot.card_payments)
-    refund = sum(amount for _, amount in refunds)
-    return Outcome(
-        case=Case.CANCEL,
-        at=at,
-        currency=catalog.currency,
-        lines=lines,
-        net=-total,
-        charge_now=0,
-        credit_used=0,
-        credit_added=total - refund,
-        refund=refund,
+    return _outcome(
+        snapshot, target, at, catalog, case=Case.CANCEL, lines=lines,
+        money=(0, 0, total - sum(amount for _, amount in refunds)),
         refunds=refunds,
-        state=target,
-        anchor=None,
-        period=None,
-        new_lines=(),
-        scheduled_cycle=None,
-        next_bill=None,
-        shrinks=_shrinks(snapshot.state, target, catalog, at),
         voids_unpaid_period=snapshot.status is Status.PAST_DUE,
     )
 
@@ -406,70 +425,32 @@ def _same_cycle(
         if key in old and key in new_prices:
             kept.append(old[key])
         elif key in old:
-            priced.append(PricedLine("credit", key, _credit_for(old[key], fraction)))
+            priced.append(PricedLine(LineKind.CREDIT, key, _credit_for(old[key], fraction)))
         else:
             cost = prorated(new_prices[key], fraction)
-            priced.append(PricedLine("charge", key, cost))
+            priced.append(PricedLine(LineKind.CHARGE, key, cost))
             kept.append(HeldLine(key, new_prices[key], cost))
-    net = sum(p.amount if p.kind == "charge" else -p.amount for p in priced)
-    charge_now, credit_used, credit_added = _settle(net, snapshot.credit_balance)
+    net = _signed(priced)
     if not priced:
         case = Case.SCHEDULE_ONLY if scheduled != snapshot.scheduled_cycle else Case.NOTHING
     else:
         case = Case.UPGRADE if net > 0 else Case.DOWNGRADE
-    balance_after = snapshot.credit_balance - credit_used + credit_added
-    return Outcome(
-        case=case,
-        at=at,
-        currency=catalog.currency,
-        lines=tuple(priced),
-        net=net,
-        charge_now=charge_now,
-        credit_used=credit_used,
-        credit_added=credit_added,
-        refund=0,
-        refunds=(),
-        state=target,
-        anchor=snapshot.anchor,
-        period=snapshot.period,
-        new_lines=tuple(kept),
-        scheduled_cycle=scheduled,
-        next_bill=_next_bill(target, snapshot.period, scheduled, balance_after, catalog),
-        shrinks=_shrinks(snapshot.state, target, catalog, at),
+    return _outcome(
+        snapshot, target, at, catalog, case=case, lines=tuple(priced),
+        money=_settle(net, snapshot.credit_balance),
+        anchor=snapshot.anchor, period=snapshot.period, new_lines=tuple(kept), scheduled=scheduled,
     )
 
 
 def _to_annual(snapshot: Snapshot, target: PlanState, at: datetime, catalog: Catalog) -> Outcome:
     """Monthly -> annual: every old line credited its unused value, the new state charged in
     full from a new anchor at `at`."""
-    assert snapshot.period is not None
-    fraction = fraction_left(snapshot.period, at)
-    credits = [
-        PricedLine("credit", line.key, _credit_for(line, fraction))
-        for line in sorted(snapshot.lines, key=lambda line: line.key)
-    ]
     prices = lines_of(target, catalog)
-    charges = [PricedLine("charge", key, price) for key, price in prices.items()]
-    net = sum(c.amount for c in charges) - sum(c.amount for c in credits)
-    charge_now, credit_used, credit_added = _settle(net, snapshot.credit_balance)
-    period = Period(at, add_months(at, target.cycle.months))
-    balance_after = snapshot.credit_balance - credit_used + credit_added
-    return Outcome(
-        case=Case.TO_ANNUAL,
-        at=at,
-        currency=catalog.currency,
-        lines=tuple(credits + charges),
-        net=net,
-        charge_now=charge_now,
-        credit_used=credit_used,
-        credit_added=credit_added,
-        refund=0,
-        refunds=(),
-        state=target,
+    lines = _credits(snapshot, at) + tuple(PricedLine(LineKind.CHARGE, key, price) for key, price in prices.items())
+    return _outcome(
+        snapshot, target, at, catalog, case=Case.TO_ANNUAL, lines=lines,
+        money=_settle(_signed(lines), snapshot.credit_balance),
         anchor=at,
-        period=period,
+        period=Period(at, add_months(at, target.cycle.months)),
         new_lines=tuple(HeldLine(key, price, price) for key, price in prices.items()),
-        scheduled_cycle=None,
-        next_bill=_next_bill(target, period, None, balance_after, catalog),
-        shrinks=_shrinks(snapshot.state, target, catalog, at),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
-from camcare.billing.models import Order, Quote
+from camcare.billing.models import Order, Quote, Subscription
 from camcare.cameras.models import Camera
 from tests.api.conftest import START, assert_error, db_state, move, register
 
@@ -132,7 +132,13 @@ def test_it_refuses_a_paid_change_without_a_card_and_makes_no_order(porch, api, 
     assert "card" in body["message"].lower()
     assert api.get("orders").json() == []
     assert api.get("subscription").json()["status"] == "none"
-    assert db_state() == before  # refused before any write: no quote, no subscription row
+    after = db_state()
+    # Refused before any write but one: the subscription row exists before the first change
+    # is priced (ARCHITECTURE.md, "price what you claimed"), empty, at version 0.
+    assert before.pop("billing.Subscription") == []
+    assert Subscription.objects.filter(account=owner, status="none", version=0, claimed_by="").count() == 1
+    after.pop("billing.Subscription")
+    assert after == before  # no quote, no order, no line, no ledger entry
 
 
 def test_it_refuses_a_declined_card_and_keeps_only_the_failed_order(porch, api, owner):

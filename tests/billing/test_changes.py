@@ -1,5 +1,6 @@
 """Paid changes: declines, missing cards, quotes, camera moves and removals (POLICY.md 4, 9)."""
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -59,7 +60,7 @@ def test_it_refuses_a_paid_change_without_a_card_and_writes_no_order(owner, came
 def test_it_accepts_a_change_paid_by_credit_without_a_card(owner, cameras, at):
     porch, _ = cameras
     at(2027, 3, 1)
-    actions.issue_support_credit(account=owner, amount=500, reason="goodwill", actor=owner)
+    actions.issue_support_credit(request_key=uuid.uuid4().hex, account=owner, amount=500, reason="goodwill", actor=owner)
     result = actions.change_plan(account=owner, cameras={porch.id: "plus"}, actor=owner)
     assert (result.charge_now, result.credit_used) == (0, 399)
     assert [(o.kind, o.amount, o.credit_used) for o in result.orders] == [("charge", 0, 399)]
@@ -199,7 +200,7 @@ def test_it_refunds_the_card_when_the_last_paid_camera_is_removed(owner, cameras
 
 def test_it_uses_credit_before_the_card_on_an_upgrade(owner, subscribed, at):
     porch, garden = subscribed
-    actions.issue_support_credit(account=owner, amount=100, reason="late delivery", actor=owner)
+    actions.issue_support_credit(request_key=uuid.uuid4().hex, account=owner, amount=100, reason="late delivery", actor=owner)
     at(2027, 3, 11)
     result = actions.change_plan(account=owner, cameras={porch.id: "premium", garden.id: "premium"}, actor=owner)
     assert (result.net, result.credit_used, result.charge_now) == (340, 100, 240)

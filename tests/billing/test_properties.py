@@ -13,6 +13,7 @@ from django.db.models import Count
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
+from camcare import clock
 from camcare.billing import actions, selectors
 from camcare.billing.errors import BillingRefusal
 from camcare.billing.models import LedgerEntry, Order, SandboxCharge, SandboxRefund
@@ -78,12 +79,12 @@ class Walk:
         elif kind == "cancel":
             self.change({camera: "free" for camera in self.cameras}, None, step[1], cancel=True)
         elif kind == "advance":
-            to = selectors.now_for(self.account) + timedelta(seconds=step[1])
+            to = clock.now(self.account) + timedelta(seconds=step[1])
             actions.advance_test_clock(account=self.account, to=to, actor=self.account)
         elif kind == "card":
             actions.save_payment_method(account=self.account, token=step[1], actor=self.account)
         elif kind == "credit":
-            actions.issue_support_credit(account=self.account, amount=step[1], reason="walk", actor=None)
+            actions.issue_support_credit(request_key=uuid.uuid4().hex, account=self.account, amount=step[1], reason="walk", actor=None)
         self.check()
 
     def remove(self, camera, via) -> None:

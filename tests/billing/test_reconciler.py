@@ -1,12 +1,14 @@
 """A crash between the gateway call and the final transaction is settled by the reconciler
 (ARCHITECTURE.md "Money and concurrency"): charged exactly once, state and ledger consistent."""
 
+import uuid
 from datetime import timedelta
 
 import pytest
 from django.db.models import Sum
 
 from camcare.billing import actions, selectors
+from camcare.billing.actions import payments
 from camcare.billing.models import LedgerEntry, Order, SandboxCharge, SandboxRefund, Subscription
 from tests.billing.helpers import assert_consistent
 from tests.conftest import set_clock, utc
@@ -37,7 +39,7 @@ def test_it_settles_a_paid_upgrade_that_crashed_after_the_charge(owner, subscrib
     at(2027, 3, 11)
     version = Subscription.objects.get(account=owner).version
     ledger = LedgerEntry.objects.count()
-    monkeypatch.setattr(actions, "_apply_change", crash)
+    monkeypatch.setattr(payments, "finish", crash)  # between step 2 and step 3
     with pytest.raises(RuntimeError, match="crash"):
         actions.change_plan(account=owner, cameras={porch.id: "premium", garden.id: "premium"}, actor=owner)
 
@@ -73,7 +75,7 @@ def test_it_settles_a_paid_upgrade_that_crashed_after_the_charge(owner, subscrib
 def test_it_settles_a_cancel_that_crashed_after_the_refund(owner, subscribed, at, monkeypatch):
     at(2027, 3, 16, 12)
     version = Subscription.objects.get(account=owner).version
-    monkeypatch.setattr(actions, "_apply_change", crash)
+    monkeypatch.setattr(payments, "finish", crash)  # between step 2 and step 3
     with pytest.raises(RuntimeError, match="crash"):
         actions.cancel_subscription(account=owner, actor=owner)
 
@@ -106,7 +108,7 @@ def test_it_settles_a_renewal_that_crashed_after_the_charge(owner, subscribed, m
     subscription = Subscription.objects.get(account=owner)
     version = subscription.version
     set_clock(owner, utc(2027, 4, 1))
-    monkeypatch.setattr(actions, "_apply_renewal", crash)
+    monkeypatch.setattr(payments, "finish", crash)  # between step 2 and step 3
     with pytest.raises(RuntimeError, match="crash"):
         actions.renew(subscription_id=subscription.pk, at=utc(2027, 4, 1))
 
@@ -140,10 +142,10 @@ def test_it_settles_a_renewal_that_crashed_after_the_charge(owner, subscribed, m
 
 
 def test_it_settles_a_renewal_paid_by_credit_that_crashed(owner, subscribed, staff, monkeypatch):
-    actions.issue_support_credit(account=owner, amount=1000, reason="outage", actor=staff)
+    actions.issue_support_credit(request_key=uuid.uuid4().hex, account=owner, amount=1000, reason="outage", actor=staff)
     subscription = Subscription.objects.get(account=owner)
     set_clock(owner, utc(2027, 4, 1))
-    monkeypatch.setattr(actions, "_apply_renewal", crash)
+    monkeypatch.setattr(payments, "finish", crash)  # between step 2 and step 3
     with pytest.raises(RuntimeError, match="crash"):
         actions.renew(subscription_id=subscription.pk, at=utc(2027, 4, 1))
     monkeypatch.undo()
@@ -181,7 +183,7 @@ def test_it_fails_a_change_whose_charge_never_reached_the_gateway(owner, subscri
 def test_it_leaves_a_fresh_claim_alone(owner, subscribed, at, monkeypatch):
     porch, _ = subscribed
     at(2027, 3, 11)
-    monkeypatch.setattr(actions, "_apply_change", crash)
+    monkeypatch.setattr(payments, "finish", crash)  # between step 2 and step 3
     with pytest.raises(RuntimeError):
         actions.change_plan(account=owner, cameras={porch.id: "premium"}, actor=owner)
     monkeypatch.undo()

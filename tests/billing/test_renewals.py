@@ -1,6 +1,7 @@
 """Renewals: credit first, exactly once, scheduled switches, new prices (POLICY.md sections 1, 5)."""
 
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -46,7 +47,7 @@ def test_it_uses_the_credit_balance_first(owner, subscribed, at):
 
 def test_it_writes_a_zero_charge_when_credit_covers_the_renewal(owner, subscribed, at):
     porch, garden = subscribed
-    actions.issue_support_credit(account=owner, amount=1000, reason="outage", actor=owner)
+    actions.issue_support_credit(request_key=uuid.uuid4().hex, account=owner, amount=1000, reason="outage", actor=owner)
     at(2027, 4, 1)
     [order] = renewals(owner)
     assert (order.amount, order.credit_used, order.status, order.gateway_key) == (0, 798, "succeeded", None)

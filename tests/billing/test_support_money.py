@@ -1,5 +1,7 @@
 """Support credits and refunds: capped, balanced, audited (POLICY.md sections 7 and 8)."""
 
+import uuid
+
 import pytest
 
 from camcare.audit.models import AuditEvent
@@ -14,7 +16,7 @@ def first_charge(owner) -> Order:
 
 
 def test_it_adds_a_support_credit_with_its_reason(owner, subscribed, staff):
-    order = actions.issue_support_credit(account=owner, amount=250, reason=" camera outage ", actor=staff)
+    order = actions.issue_support_credit(request_key=uuid.uuid4().hex, account=owner, amount=250, reason=" camera outage ", actor=staff)
     assert (order.kind, order.purpose, order.status, order.amount, order.reason) == (
         "credit", "support", "succeeded", 250, "camera outage")
     assert selectors.credit_balance(owner) == 250
@@ -32,14 +34,14 @@ def test_it_adds_a_support_credit_with_its_reason(owner, subscribed, staff):
 @pytest.mark.parametrize(("amount", "reason"), [(0, "x"), (-5, "x"), (2.5, "x"), ("250", "x"), (250, "  ")])
 def test_it_refuses_a_support_credit_without_cents_or_reason(owner, staff, amount, reason):
     with pytest.raises(BillingRefusal) as refused:
-        actions.issue_support_credit(account=owner, amount=amount, reason=reason, actor=staff)
+        actions.issue_support_credit(request_key=uuid.uuid4().hex, account=owner, amount=amount, reason=reason, actor=staff)
     assert (refused.value.code, refused.value.status) == ("invalid_amount", 422)
     assert not Order.objects.exists() and not LedgerEntry.objects.exists()
 
 
 def test_it_refunds_part_of_a_charge_to_the_card(owner, subscribed, staff):
     charge = first_charge(owner)
-    refund = actions.issue_support_refund(charge=charge, amount=300, reason="double billed", actor=staff)
+    refund = actions.issue_support_refund(request_key=uuid.uuid4().hex, charge=charge, amount=300, reason="double billed", actor=staff)
     assert (refund.kind, refund.status, refund.amount, refund.refers_to, refund.reason) == (
         "refund", "succeeded", 300, charge, "double billed")
     assert SandboxRefund.objects.get().amount == 300
@@ -53,12 +55,12 @@ def test_it_refunds_part_of_a_charge_to_the_card(owner, subscribed, staff):
 
 def test_it_caps_a_support_refund_at_what_is_left_of_the_charge(owner, subscribed, staff):
     charge = first_charge(owner)
-    actions.issue_support_refund(charge=charge, amount=700, reason="goodwill", actor=staff)
+    actions.issue_support_refund(request_key=uuid.uuid4().hex, charge=charge, amount=700, reason="goodwill", actor=staff)
     with pytest.raises(BillingRefusal) as refused:
-        actions.issue_support_refund(charge=charge, amount=99, reason="more", actor=staff)
+        actions.issue_support_refund(request_key=uuid.uuid4().hex, charge=charge, amount=99, reason="more", actor=staff)
     assert (refused.value.code, refused.value.status) == ("invalid_amount", 422)
     assert "98" in refused.value.message
-    actions.issue_support_refund(charge=charge, amount=98, reason="the rest", actor=staff)
+    actions.issue_support_refund(request_key=uuid.uuid4().hex, charge=charge, amount=98, reason="the rest", actor=staff)
     assert selectors.refundable_of(charge) == 0
     assert SandboxRefund.objects.count() == 2
     assert_consistent()
@@ -66,7 +68,7 @@ def test_it_caps_a_support_refund_at_what_is_left_of_the_charge(owner, subscribe
 
 def test_it_refunds_on_cancel_only_what_support_left_on_the_card(owner, subscribed, staff, at):
     charge = first_charge(owner)
-    actions.issue_support_refund(charge=charge, amount=700, reason="goodwill", actor=staff)
+    actions.issue_support_refund(request_key=uuid.uuid4().hex, charge=charge, amount=700, reason="goodwill", actor=staff)
     at(2027, 3, 16, 12)
     cancel = actions.cancel_subscription(account=owner, actor=owner)
     assert [line["amount"] for line in cancel.lines] == [200, 200]
@@ -80,6 +82,6 @@ def test_it_refuses_to_refund_a_failed_charge(owner, subscribed, staff, at):
     at(2027, 4, 1)
     failed = Order.objects.get(account=owner, purpose="renewal")
     with pytest.raises(BillingRefusal) as refused:
-        actions.issue_support_refund(charge=failed, amount=1, reason="x", actor=staff)
+        actions.issue_support_refund(request_key=uuid.uuid4().hex, charge=failed, amount=1, reason="x", actor=staff)
     assert refused.value.code == "invalid_amount"
     assert not SandboxRefund.objects.exists()

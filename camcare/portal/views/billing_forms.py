@@ -9,7 +9,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect
 
 from camcare.audit.errors import record_error
-from camcare.billing.errors import STATUS, BillingRefusal
+from camcare.billing.errors import REFUSALS, BillingRefusal
 from camcare.portal import idempotency
 from camcare.portal.refusals import Shown, describe
 
@@ -47,7 +47,7 @@ def run_once(request, key: str, fingerprint: str, action: Callable[[], str]) -> 
 def page_status(request, form=None, shown: Shown | None = None) -> int:
     """A page showing a refusal answers with its 4xx; a form sent with errors with 422."""
     if shown is not None:
-        return STATUS.get(shown.code, 409)
+        return REFUSALS[shown.code].status if shown.code in REFUSALS else 409
     if request.method == "POST" and form is not None and form.is_bound and form.errors:
         return 422
     return 200

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from camcare.billing import actions, selectors
 from camcare.billing.errors import BillingRefusal
-from camcare.billing.models import Order, OrderStatus, Quote
+from camcare.billing.models import Order, OrderKind, OrderStatus, Quote
 from camcare.catalog import get_catalog
 from camcare.domain.periods import Cycle
 from camcare.portal import previews
@@ -143,9 +143,9 @@ def done(request, quote_id: str, kind: str):
     context = {
         "kind": kind, "quote": quote, "orders": orders, "summary": summary,
         "rows": plan_rows(request.user), "currency": summary["currency"],
-        "refunds": [order for order in orders if order.kind == "refund"],
-        "credits": [order for order in orders if order.kind == "credit"],
-        "charges": [order for order in orders if order.kind == "charge"],
+        "refunds": [order for order in orders if order.kind == OrderKind.REFUND],
+        "credits": [order for order in orders if order.kind == OrderKind.CREDIT],
+        "charges": [order for order in orders if order.kind == OrderKind.CHARGE],
     }
     return render(request, "portal/billing/done.html", context)
 

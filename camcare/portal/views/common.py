@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from camcare.billing.actions import STORE_NAMES, STORE_STEPS
+from camcare.billing.channels import STORE_NAMES, STORE_STEPS
+from camcare.billing.models import Channel, OrderKind
 from camcare.cameras import services
 from camcare.cameras.models import Camera
 from camcare.cameras.views import download_url
@@ -21,7 +22,7 @@ def store_context(summary: dict) -> dict:
     """For an app-store subscription: which store, and the steps to cancel there."""
     store = summary.get("store") or ""
     return {
-        "is_app_store": summary.get("channel") == "app_store",
+        "is_app_store": summary.get("channel") == Channel.APP_STORE,
         "store_name": STORE_NAMES.get(store, "the app store"),
         "store_steps": STORE_STEPS.get(store, []),
     }
@@ -32,7 +33,7 @@ def describe_lines(result: dict, cameras: dict[str, Camera], catalog) -> list[di
     of the cameras (account-wide lines last), each camera's credit before its charge."""
     order = {camera_id: index for index, camera_id in enumerate(cameras)}
     lines = sorted(result.get("lines", []), key=lambda line: (
-        order.get(line.get("camera"), len(order)), line["kind"] != "credit"))
+        order.get(line.get("camera"), len(order)), line["kind"] != OrderKind.CREDIT))
     rows = []
     for line in lines:
         camera = cameras.get(line.get("camera") or "")

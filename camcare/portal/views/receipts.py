@@ -8,12 +8,12 @@ from django.shortcuts import render
 from fpdf import FPDF
 
 from camcare.billing import selectors
-from camcare.billing.models import Order
+from camcare.billing.models import Order, OrderKind
 from camcare.display import format_money
 from camcare.domain.order_ids import normalize_code
 from camcare.portal.templatetags.money import format_datetime
 
-KIND_TITLES = {"charge": "Payment receipt", "refund": "Refund receipt", "credit": "Credit note"}
+KIND_TITLES = {OrderKind.CHARGE: "Payment receipt", OrderKind.REFUND: "Refund receipt", OrderKind.CREDIT: "Credit note"}
 
 
 def _order_or_404(request, order_id: str) -> Order:
@@ -33,12 +33,12 @@ def receipt_lines(order: Order) -> list[tuple[str, str]]:
         ("For", order.description),
         ("Status", order.get_status_display()),
     ]
-    if order.kind == "charge":
+    if order.kind == OrderKind.CHARGE:
         rows.append(("Paid by card", format_money(order.amount, order.currency)))
         if order.credit_used:
             rows.append(("Paid from credit balance", format_money(order.credit_used, order.currency)))
         rows.append(("Total", format_money(order.amount + order.credit_used, order.currency)))
-    elif order.kind == "refund":
+    elif order.kind == OrderKind.REFUND:
         rows.append(("Refunded to card", format_money(order.amount, order.currency)))
     else:
         rows.append(("Added to credit balance", format_money(order.amount, order.currency)))

@@ -17,6 +17,7 @@ from camcare import clock
 from camcare.accounts.models import Account
 from camcare.billing import actions
 from camcare.billing.errors import BillingRefusal
+from camcare.billing.models import Channel
 from camcare.domain.periods import iso_z, parse_instant
 
 
@@ -25,7 +26,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--email", required=True, help="the account's login e-mail (any case)")
-        parser.add_argument("--channel", required=True, choices=["app_store", "legacy_app"])
+        parser.add_argument("--channel", required=True, choices=[Channel.APP_STORE, Channel.LEGACY_APP])
         parser.add_argument("--store", choices=["apple", "google"], default="", help="required for app_store")
         parser.add_argument("--plan", required=True, help="paid plan code, e.g. plus or premium")
         parser.add_argument("--camera", action="append", default=[], dest="cameras", metavar="CAMERA_ID",

@@ -9,6 +9,7 @@ from django.db import transaction
 from camcare import clock
 from camcare.accounts.models import Account
 from camcare.billing import actions
+from camcare.billing.models import Channel, Store
 from camcare.cameras.demo import add_demo_clips
 from camcare.cameras.services import register_camera
 
@@ -55,7 +56,7 @@ class Command(BaseCommand):
             owner = Account.objects.create_user(email=STORE_OWNER, password=DEMO_PASSWORD)
             porch, _ = register_camera(owner, "Porch", "KC401", "DEMO-PORCH-0004")
         actions.import_store_subscription(
-            account=owner, channel="app_store", store="apple", plan="plus", camera_ids=[porch.pk],
+            account=owner, channel=Channel.APP_STORE, store=Store.APPLE, plan="plus", camera_ids=[porch.pk],
             period_end=clock.now(owner) + timedelta(days=20), actor=None,
         )
         add_demo_clips(porch, clock.now(owner), 6, days=14)

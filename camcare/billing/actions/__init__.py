@@ -1,0 +1,37 @@
+"""Every write to billing state (POLICY.md; ARCHITECTURE.md "Money and concurrency"), one
+module per area, like zulip's zerver/actions/. Every movement of money goes through the one
+payment sequence of payments.py."""
+
+from camcare.billing.actions.changes import (
+    cancel_subscription,
+    change_plan,
+    drop_scheduled_change,
+    preview_cancel,
+    preview_change,
+    remove_camera,
+)
+from camcare.billing.actions.imports import import_store_subscription
+from camcare.billing.actions.payment_methods import save_payment_method
+from camcare.billing.actions.reconciler import reconcile_pending
+from camcare.billing.actions.renewals import renew, retry_unpaid_bill, run_billing, run_due
+from camcare.billing.actions.support_money import issue_support_credit, issue_support_refund
+from camcare.billing.actions.test_clocks import advance_test_clock
+
+__all__ = [
+    "advance_test_clock",
+    "cancel_subscription",
+    "change_plan",
+    "drop_scheduled_change",
+    "import_store_subscription",
+    "issue_support_credit",
+    "issue_support_refund",
+    "preview_cancel",
+    "preview_change",
+    "reconcile_pending",
+    "remove_camera",
+    "renew",
+    "retry_unpaid_bill",
+    "run_billing",
+    "run_due",
+    "save_payment_method",
+]

@@ -1,0 +1,201 @@
+"""Step 3 of an owner's change (payments.py): the change itself, its orders, its ledger
+posting and its audit row, in one transaction; erasure and receipts after the commit."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import F
+
+from camcare import clock
+from camcare.audit.events import Event, audit
+from camcare.billing import selectors
+from camcare.billing.actions import payments
+from camcare.billing.emails import send_receipt
+from camcare.billing.gateway import GatewayResult
+from camcare.billing.ledger import Book, change_entries, post
+from camcare.billing.models import (
+    Channel,
+    Order,
+    OrderKind,
+    OrderStatus,
+    Purpose,
+    Quote,
+    SubscriptionLine,
+)
+from camcare.cameras import erasure
+from camcare.cameras.models import Camera
+from camcare.catalog import get_catalog
+from camcare.domain.order_ids import new_order_id
+from camcare.domain.periods import iso_z
+from camcare.domain.pricing import Case, LineKind, Outcome, Status
+
+log = logging.getLogger("camcare.billing")
+
+CASE_LABELS = {
+    Case.SUBSCRIBE: "New subscription",
+    Case.CANCEL: "Cancellation",
+    Case.TO_ANNUAL: "Switch to annual billing",
+}
+
+
+@dataclass(frozen=True)
+class Declined:
+    """The card refused the change's charge: the attempt is kept as a failed order and
+    nothing else changed (the quote stays valid: the version is not bumped)."""
+
+    order: Order
+    decline_code: str
+    message: str
+
+
+def describe(outcome: Outcome, account) -> str:
+    """One line for the order and the ledger: what the change added and removed."""
+    names = dict(Camera.objects.filter(account=account).values_list("id", "name"))
+    catalog = get_catalog()
+
+    def line_text(line) -> str:
+        plan = catalog[line.key.plan].name
+        where = f" for {names.get(line.key.camera, 'a removed camera')}" if line.key.camera else ""
+        return f"{plan} {line.key.cycle.value}{where}"
+
+    parts = []
+    for kind, verb in ((LineKind.CHARGE, "added"), (LineKind.CREDIT, "removed")):
+        texts = [line_text(line) for line in outcome.lines if line.kind == kind]
+        if texts:
+            parts.append(f"{verb} " + ", ".join(texts))
+    label = CASE_LABELS.get(outcome.case, "Plan change")
+    return (label + ": " + "; ".join(parts))[:200] if parts else label
+
+
+def erasures_of(outcome: Outcome) -> list[dict]:
+    """What the change erases (POLICY.md section 6): each shrinking camera, its clips, the cut-off."""
+    return [
+        {"camera": s.camera, "clips": erasure.count_clips_before(s.camera, s.cutoff), "recorded_before": iso_z(s.cutoff)}
+        for s in outcome.shrinks
+    ]
+
+
+def apply_change(payment: payments.Payment, results: dict[int, GatewayResult], *, quote: Quote,
+                 outcome: Outcome, actor) -> Declined | tuple[list[Order], list[dict]]:
+    charge = next((o for o in payment.orders if o.kind == OrderKind.CHARGE), None)
+    if charge is not None and not results.get(charge.pk, payments.ABANDONED).succeeded:
+        return _decline(payment, charge, results.get(charge.pk, payments.ABANDONED), actor)
+    subscription = payment.subscription
+    account = subscription.account
+    old = {"cycle": subscription.cycle, "cameras": selectors.current_plans(account)}
+    payments.release(payment, **_subscription_fields_after(outcome))
+    Quote.objects.filter(pk=quote.pk).update(executed_at=outcome.at)
+    erasures = erasures_of(outcome)  # counted before the change commits, erased after
+    _apply_lines(subscription, outcome)
+    for camera, plan in outcome.state.cameras.items():
+        Camera.objects.filter(account=account, id=camera).exclude(plan=plan).update(plan=plan)
+    description = describe(outcome, account)
+    orders = [payments.settle(order, results.get(order.pk, payments.ABANDONED)) for order in payment.orders]
+    failed_refunds = sum(o.amount for o in orders if o.kind == OrderKind.REFUND and o.status == OrderStatus.FAILED)
+    credit_added = outcome.credit_added + failed_refunds  # what the card could not take back
+    orders = _zero_charge(account, quote, outcome, orders, description) + orders
+    orders += _credit_order(account, quote, outcome, credit_added, description)
+    _post(account, outcome, orders, description, credit_added=credit_added, refund=outcome.refund - failed_refunds)
+    audit(actor=actor, account=account, action=Event(f"subscription.{outcome.case.value}"), at=outcome.at,
+          quote=quote.id, net=outcome.net, orders=[o.order_id for o in orders],
+          old=old, new={"cycle": outcome.state.cycle.value, "cameras": dict(outcome.state.cameras)})
+    transaction.on_commit(lambda: _erase(outcome))
+    for order in orders:
+        if order.status == OrderStatus.SUCCEEDED and (order.amount or order.credit_used):
+            transaction.on_commit(lambda order=order: send_receipt(order))
+    return orders, erasures
+
+
+def _decline(payment: payments.Payment, charge: Order, result: GatewayResult, actor) -> Declined:
+    for order in payment.orders:  # anything after the declined charge was never attempted
+        payments.settle(order, result)
+    payments.release(payment, changed=False)
+    audit(actor=actor, account=charge.account, action=Event.CHANGE_PAYMENT_FAILED, at=charge.created_at,
+          order_id=charge.order_id, decline_code=result.decline_code)
+    return Declined(charge, result.decline_code, result.message)
+
+
+def _post(account, outcome: Outcome, orders: list[Order], description: str, *, credit_added: int, refund: int) -> None:
+    added = sum(line.amount for line in outcome.lines if line.kind is LineKind.CHARGE)
+    credits = sum(line.amount for line in outcome.lines if line.kind is LineKind.CREDIT)
+    entries = change_entries(account, added=added, credits=credits, credit_used=outcome.credit_used,
+                             credit_added=credit_added, card=outcome.charge_now, refund=refund)
+    if outcome.voids_unpaid_period:
+        unpaid = selectors.receivable_balance(account)
+        entries += [(Book.RECEIVABLE, account, -unpaid), (Book.SALES, None, unpaid)]
+    post(at=outcome.at, currency=outcome.currency, memo=description, order=orders[0] if orders else None, entries=entries)
+
+
+def _subscription_fields_after(outcome: Outcome) -> dict:
+    if outcome.period is None:  # cancelled (or never paid): every camera on free
+        # The next paid line starts a new web subscription (an import's channel ends here).
+        return {"status": Status.NONE, "anchor": None, "period_start": None, "period_end": None,
+                "scheduled_cycle": "", "failed_attempts": 0, "next_retry_at": None, "channel": Channel.WEB, "store": ""}
+    fields = {
+        "cycle": outcome.state.cycle.value,
+        "anchor": outcome.anchor,
+        "period_start": outcome.period.start,
+        "period_end": outcome.period.end,
+        "scheduled_cycle": outcome.scheduled_cycle.value if outcome.scheduled_cycle else "",
+    }
+    if outcome.case in (Case.SUBSCRIBE, Case.TO_ANNUAL):
+        fields.update(status=Status.ACTIVE, failed_attempts=0, next_retry_at=None)
+    return fields
+
+
+def _apply_lines(subscription, outcome: Outcome) -> None:
+    at = outcome.at
+    current = {selectors.held_line(line).key: line for line in selectors.active_lines(subscription)}
+    for priced in outcome.lines:
+        if priced.kind is LineKind.CREDIT:
+            line = current.pop(priced.key)
+            SubscriptionLine.objects.filter(pk=line.pk).update(credited=F("credited") + priced.amount, ended_at=at)
+    kept = {held.key for held in outcome.new_lines}
+    for key, line in current.items():
+        if key not in kept:  # e.g. a past_due cancel: the unpaid lines end, nothing credited
+            SubscriptionLine.objects.filter(pk=line.pk).update(ended_at=at)
+    period_start = outcome.period.start if outcome.period else at
+    SubscriptionLine.objects.bulk_create(
+        SubscriptionLine(subscription=subscription, plan=held.key.plan, camera_key=held.key.camera or "",
+                         cycle=held.key.cycle.value, unit_price=held.unit_price, paid=held.paid,
+                         credited=held.credited, period_start=period_start, started_at=at)
+        for held in outcome.new_lines if held.key not in current
+    )
+
+
+def _zero_charge(account, quote, outcome: Outcome, orders: list[Order], description: str) -> list[Order]:
+    """A paid change that credit covered (balance or removed lines): a charge of 0 to the card,
+    so the change has its Order ID and its receipt like any other."""
+    if any(o.kind == OrderKind.CHARGE for o in orders) or not outcome.lines:
+        return []
+    if outcome.case is Case.CANCEL or outcome.net < 0:
+        return []
+    return [Order.objects.create(
+        order_id=new_order_id(), account=account, kind=OrderKind.CHARGE, status=OrderStatus.SUCCEEDED,
+        purpose=Purpose.CHANGE, amount=0, credit_used=outcome.credit_used, currency=outcome.currency,
+        description=description, created_at=outcome.at, settled_at=clock.real_now(),
+        period_start=outcome.period.start if outcome.period else None, quote=quote,
+    )]
+
+
+def _credit_order(account, quote, outcome: Outcome, credit_added: int, description: str) -> list[Order]:
+    if credit_added <= 0:
+        return []
+    return [Order.objects.create(
+        order_id=new_order_id(), account=account, kind=OrderKind.CREDIT, status=OrderStatus.SUCCEEDED,
+        purpose=Purpose.CHANGE, amount=credit_added, currency=outcome.currency,
+        description=f"Credit: {description}"[:200], created_at=outcome.at,
+        settled_at=clock.real_now(), quote=quote,
+    )]
+
+
+def _erase(outcome: Outcome) -> None:
+    """After commit: clips outside the new windows are erased with the quote's cut-offs."""
+    for shrink in outcome.shrinks:
+        try:
+            erasure.erase_clips_before(shrink.camera, shrink.cutoff)
+        except Exception:  # the sweep finishes what a failure here leaves behind
+            log.exception("erasure for camera %s failed; the retention sweep will finish it", shrink.camera)

@@ -1,0 +1,286 @@
+"""An owner's changes (POLICY.md sections 4 and 9): preview, change, cancel, drop the scheduled
+change, remove a camera. Every change is "move to this desired state", priced by the domain
+core, recorded as a quote and executed through the payment sequence (payments.py).
+
+Price what you claimed: the subscription row is read (its version) before anything the
+price depends on, and the claim checks that version; every committed change of state or
+money bumps it, so a price read from a state that moved on can never be executed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+
+from camcare import clock
+from camcare.audit.events import Event, audit
+from camcare.billing import selectors
+from camcare.billing.actions import payments
+from camcare.billing.actions.apply_change import Declined, apply_change, describe, erasures_of
+from camcare.billing.actions.common import as_refusal, refuse_if_store, subscription_for
+from camcare.billing.actions.test_clocks import set_test_clock
+from camcare.billing.channels import is_store_managed
+from camcare.billing.errors import BillingRefusal, change_in_progress, stale_quote
+from camcare.billing.models import OrderKind, PaymentMethod, Purpose, Quote, Subscription
+from camcare.billing.outcomes import ChangeResult, outcome_from_json, outcome_to_json
+from camcare.cameras import erasure
+from camcare.cameras.models import Camera
+from camcare.catalog import get_catalog
+from camcare.domain.catalog import FREE
+from camcare.domain.periods import Cycle
+from camcare.domain.pricing import (
+    Outcome,
+    PlanState,
+    Status,
+    price_change,
+    unchanged,
+    validate_state,
+)
+
+QUOTE_TTL = timedelta(minutes=10)  # of the account's clock (POLICY.md section 9)
+
+
+# ---------------------------------------------------------------- pricing
+
+
+def _resolve_target(account, cameras, cycle) -> tuple[dict[str, str], Cycle | None]:
+    """The complete target {camera: plan} and the requested cycle; 422 refusals first."""
+    if cameras is None:
+        cameras = {}
+    if not isinstance(cameras, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in cameras.items()):
+        raise BillingRefusal("invalid_state", "`cameras` must map camera ids to plan codes.")
+    current = selectors.current_plans(account)
+    unknown = sorted(set(cameras) - set(current))
+    if unknown:
+        raise BillingRefusal("unknown_camera", f"No such camera on this account: {unknown[0]}.")
+    if cycle is not None and cycle not in {c.value for c in Cycle}:
+        raise BillingRefusal("invalid_cycle", "`cycle` must be 'monthly' or 'annual'.")
+    catalog = get_catalog()
+    for code in cameras.values():
+        if code not in catalog:
+            raise BillingRefusal("unknown_plan", f"There is no plan {code!r}.")
+    target = {**current, **cameras}
+    with as_refusal():  # here, so a 422 comes before the 409s (API.md's order)
+        validate_state(PlanState(Cycle.MONTHLY, target), catalog)
+    return target, Cycle(cycle) if cycle else None
+
+
+def _price(account, subscription, target: dict[str, str], requested_cycle: Cycle | None, at: datetime) -> Outcome:
+    with as_refusal():
+        return price_change(selectors.snapshot(account, subscription), target, requested_cycle, at, get_catalog())
+
+
+def _settle_due(account, subscription: Subscription, at: datetime) -> bool:
+    """Run a renewal or retry that fell due before `at` but that the billing job has not run
+    yet, so that a change is always priced inside the period that holds `at`. True if
+    anything ran (the caller reads the subscription again)."""
+    if subscription.status == Status.NONE or subscription.period_end > at:
+        return False
+    from camcare.billing.actions.renewals import run_due  # renewals bill; changes ride on them
+
+    run_due(account=account, until=at)
+    if settings.TEST_CLOCKS and account.test_clock_at is not None:
+        set_test_clock(account, at)  # run_due moved it to each due instant on the way
+    fresh = Subscription.objects.get(pk=subscription.pk)
+    if fresh.status != Status.NONE and fresh.period_end <= at:
+        raise BillingRefusal("change_in_progress", "This subscription is being renewed; try again in a moment.")
+    return True
+
+
+def _priced_now(account, cameras, cycle) -> tuple[Subscription, dict[str, str], Cycle | None, Outcome]:
+    """Price a move to the desired state at the account's now. Writes nothing but the
+    subscription row and what fell due before now."""
+    at = clock.now(account)
+    subscription = subscription_for(account)  # its version first: see the module's docstring
+    target, requested_cycle = _resolve_target(account, cameras, cycle)
+    refuse_if_store(subscription)
+    if _settle_due(account, subscription, at):
+        subscription = Subscription.objects.get(pk=subscription.pk)
+        target, requested_cycle = _resolve_target(account, cameras, cycle)
+    return subscription, target, requested_cycle, _price(account, subscription, target, requested_cycle, at)
+
+
+def _target_json(target: dict[str, str], requested_cycle: Cycle | None) -> dict:
+    return {"cameras": dict(sorted(target.items())), "cycle": requested_cycle.value if requested_cycle else None}
+
+
+def _record_quote(account, subscription, target, requested_cycle, outcome: Outcome) -> Quote:
+    return Quote.objects.create(
+        account=account, version=subscription.version, at=outcome.at,
+        target=_target_json(target, requested_cycle), outcome=outcome_to_json(outcome), created_at=outcome.at,
+    )
+
+
+# ---------------------------------------------------------------- preview and change
+
+
+def preview_change(*, account, cameras: dict | None = None, cycle: str | None = None, actor) -> ChangeResult:
+    """Price a move to the desired state and store a quote; commits nothing else."""
+    subscription, target, requested_cycle, outcome = _priced_now(account, cameras, cycle)
+    quote = _record_quote(account, subscription, target, requested_cycle, outcome)
+    return ChangeResult(outcome, erasures_of(outcome), quote_id=quote.id)
+
+
+def _all_free(account) -> dict[str, str]:
+    return dict.fromkeys(selectors.current_plans(account), FREE)
+
+
+def preview_cancel(*, account, actor) -> ChangeResult:
+    return preview_change(account=account, cameras=_all_free(account), actor=actor)
+
+
+def cancel_subscription(*, account, quote_id: str | None = None, actor) -> ChangeResult:
+    if quote_id is not None:
+        quote = Quote.objects.filter(id=quote_id, account=account).first()
+        if quote is not None and any(plan != FREE for plan in quote.target["cameras"].values()):
+            raise stale_quote("That quote is not for a cancellation; preview the cancellation again.")
+    return change_plan(account=account, cameras=None if quote_id else _all_free(account), quote_id=quote_id, actor=actor)
+
+
+def _usable_quote(account, subscription, quote_id: str, cameras, cycle) -> Quote:
+    """The quote, if it may still be executed (POLICY.md section 9), else quote_stale."""
+    if cameras is not None or cycle is not None:
+        target, requested_cycle = _resolve_target(account, cameras, cycle)
+    if subscription is None:  # no quote was ever made for this account
+        raise stale_quote()
+    refuse_if_store(subscription)
+    quote = Quote.objects.filter(id=str(quote_id), account=account).first()
+    now = clock.now(account)
+    if subscription.status == Status.PAST_DUE and quote is not None:
+        # API.md orders past_due before quote_stale: a change of priced lines is refused as
+        # past_due whatever the quote's age (pricing raises it; a cancel is let through).
+        cycle_value = quote.target["cycle"]
+        _price(account, subscription, quote.target["cameras"], Cycle(cycle_value) if cycle_value else None, now)
+    stale = (
+        quote is None
+        or quote.executed_at is not None
+        or quote.version != subscription.version
+        or not quote.at <= now <= quote.at + QUOTE_TTL
+        or ((cameras is not None or cycle is not None) and quote.target != _target_json(target, requested_cycle))
+    )
+    if stale:
+        raise stale_quote()
+    return quote
+
+
+def change_plan(*, account, cameras: dict | None = None, cycle: str | None = None,
+                quote_id: str | None = None, actor) -> ChangeResult:
+    """Move the account to the desired state (POLICY.md section 4) and return what it cost.
+
+    With a quote, exactly the quoted amounts are applied; without one, the change is
+    priced now (and a quote recorded), which is the same code path.
+    """
+    if quote_id is None:
+        subscription, target, requested_cycle, outcome = _priced_now(account, cameras, cycle)
+        _card_for(account, outcome)  # a change that needs a card is refused before any write
+        quote = _record_quote(account, subscription, target, requested_cycle, outcome)
+    else:
+        subscription = selectors.subscription_or_none(account)
+        quote = _usable_quote(account, subscription, quote_id, cameras, cycle)
+        outcome = outcome_from_json(quote.outcome)
+    return _execute(account, subscription, quote, outcome, actor)
+
+
+def _card_for(account, outcome: Outcome) -> PaymentMethod | None:
+    """The card a change charges, or None when it charges nothing; refused without one."""
+    if outcome.charge_now <= 0 or not outcome.changes_anything:
+        return None
+    method = selectors.payment_method_of(account)
+    if method is None:
+        raise BillingRefusal("payment_method_required", "Add a card first: this change needs a payment now.")
+    return method
+
+
+def _execute(account, subscription, quote: Quote, outcome: Outcome, actor) -> ChangeResult:
+    if not outcome.changes_anything:
+        return ChangeResult(outcome, [], quote_id=quote.id, subscription=selectors.subscription_summary(account))
+    method = _card_for(account, outcome)
+    claimed, result = payments.run(
+        subscription.pk, guard={"version": quote.version},
+        prepare=lambda payment: _prepare_change(payment, quote, outcome, method),
+        apply=lambda payment, results: apply_change(payment, results, quote=quote, outcome=outcome, actor=actor),
+    )
+    if not claimed:
+        if Subscription.objects.filter(pk=subscription.pk, version=quote.version).exists():
+            raise change_in_progress()
+        raise stale_quote("The subscription changed meanwhile; review the new preview.")
+    if isinstance(result, Declined):
+        raise BillingRefusal(
+            "payment_failed", f"{result.message or 'The card was declined.'} Nothing was changed.",
+            extra={"order_id": result.order.order_id, "decline_code": result.decline_code},
+        )
+    orders, erasures = result
+    return ChangeResult(outcome, erasures, quote_id=quote.id, orders=orders,
+                        subscription=selectors.subscription_summary(account))
+
+
+def _prepare_change(payment: payments.Payment, quote: Quote, outcome: Outcome, method) -> None:
+    """Step 1 of a change: the pending charge (the card part) and refunds it quoted."""
+    account = payment.subscription.account
+    description = describe(outcome, account)
+    if outcome.charge_now > 0:
+        attempt = quote.orders.filter(kind=OrderKind.CHARGE).count() + 1  # a declined quote may be retried
+        payments.pending_order(
+            payment, kind=OrderKind.CHARGE, purpose=Purpose.CHANGE, amount=outcome.charge_now,
+            credit_used=outcome.credit_used, description=description, created_at=outcome.at,
+            period_start=outcome.period.start if outcome.period else None, quote=quote,
+            gateway_key=f"change:{quote.id}:{method.id}:{attempt}", card_brand=method.brand, card_last4=method.last4,
+        )
+        payment.token = method.token
+    for charge_id, amount in outcome.refunds:
+        charge = account.orders.get(order_id=charge_id)
+        payments.pending_order(
+            payment, kind=OrderKind.REFUND, purpose=Purpose.CHANGE, amount=amount, refers_to=charge,
+            description=f"Refund: {description}"[:200], created_at=outcome.at,
+            period_start=payment.subscription.period_start, quote=quote,
+            gateway_key=f"refund:{quote.id}:{charge.order_id}", card_brand=charge.card_brand, card_last4=charge.card_last4,
+        )
+
+
+def settle_claimed_change(payment: payments.Payment) -> None:
+    """The reconciler's step 3 for a change a crash interrupted after step 1."""
+    quote = payment.orders[0].quote
+    payments.finish(payment, payments.replay(payment),
+                    lambda p, results: apply_change(p, results, quote=quote, outcome=outcome_from_json(quote.outcome), actor=None))
+
+
+# ---------------------------------------------------------------- other owner actions
+
+
+def drop_scheduled_change(*, account, actor) -> None:
+    subscription = subscription_for(account)
+    refuse_if_store(subscription)
+    claimed, _ = payments.run(
+        subscription.pk, guard={"scheduled_cycle__gt": ""},
+        prepare=lambda payment: None,
+        apply=lambda payment, results: _drop(payment, actor),
+    )
+    if not claimed and Subscription.objects.filter(pk=subscription.pk, scheduled_cycle__gt="").exists():
+        raise change_in_progress()  # something is scheduled, but another change holds the claim
+
+
+def _drop(payment: payments.Payment, actor) -> None:
+    subscription = payment.subscription
+    payments.release(payment, scheduled_cycle="")
+    audit(actor=actor, account=subscription.account, action=Event.SCHEDULED_CHANGE_DROPPED,
+          at=clock.now(subscription.account), old={"scheduled_cycle": subscription.scheduled_cycle},
+          new={"scheduled_cycle": None})
+
+
+def remove_camera(*, account, camera: Camera, actor) -> ChangeResult:
+    """The camera leaves the account: its paid line is removed as a change (credit or refund
+    by POLICY.md), then the camera and all its clips are erased."""
+    subscription = subscription_for(account)
+    plan = selectors.current_plans(account).get(camera.id, FREE)  # the stored plan, not a stale copy
+    if plan == FREE and is_store_managed(subscription):
+        # No line pays for the camera, so its leaving is no change of the store's
+        # subscription (POLICY.md section 4 refuses only cameras such a subscription pays for).
+        state = PlanState(Cycle(subscription.cycle), selectors.current_plans(account))
+        result = ChangeResult(unchanged(state, clock.now(account), get_catalog()), [])
+    else:
+        refuse_if_store(subscription)
+        result = change_plan(account=account, cameras={camera.id: FREE}, actor=actor)
+    erasure.erase_camera(camera.id, removed_by=actor)
+    result.subscription = selectors.subscription_summary(account)  # without the erased camera
+    return result

@@ -1,0 +1,44 @@
+"""Per-account test clocks (API.md): time moves forward only, and everything that falls due
+on the way runs at its own instant."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+
+from camcare import clock
+from camcare.audit.events import Event, audit
+from camcare.billing import selectors
+from camcare.billing.errors import BillingRefusal
+from camcare.cameras import erasure
+from camcare.catalog import get_catalog
+from camcare.domain.periods import iso_z, window_start
+
+
+def set_test_clock(account, at: datetime) -> None:
+    account.test_clock_at = at
+    type(account).objects.filter(pk=account.pk).update(test_clock_at=at)
+
+
+def advance_test_clock(*, account, to: datetime, actor) -> datetime:
+    """Freeze the account's clock at `to`, running everything due on the way (API.md)."""
+    from camcare.billing.actions.renewals import run_due  # the billing run, shared with the job
+
+    if not settings.TEST_CLOCKS:
+        raise BillingRefusal("invalid_time", "Test clocks are off on this server.")
+    if to < clock.now(account):
+        raise BillingRefusal("invalid_time", "A test clock only moves forward.")
+    set_test_clock(account, clock.now(account))
+    run_due(account=account, until=to)
+    set_test_clock(account, to)
+    _erase_aged_clips(account, to)
+    audit(actor=actor, account=account, action=Event.TEST_CLOCK_ADVANCED, at=to, to=iso_z(to))
+    return to
+
+
+def _erase_aged_clips(account, at: datetime) -> None:
+    """The retention sweep of one account at `at` (clips older than each camera's window)."""
+    catalog = get_catalog()
+    for camera, plan in selectors.current_plans(account).items():
+        erasure.erase_clips_before(camera, window_start(at, catalog[plan].history_days))
