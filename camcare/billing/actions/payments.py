@@ -86,20 +86,27 @@ def pending_order(payment: Payment, **fields) -> Order:
 def call_gateway(payment: Payment) -> dict[int, GatewayResult]:
     """Step 2: each pending order's call, by its idempotency key (a repeat is harmless)."""
     gateway = get_gateway()
+
+    def charge(order: Order) -> GatewayResult:
+        if not payment.token:
+            return NO_CARD
+        return gateway.charge(token=payment.token, amount=order.amount, currency=order.currency,
+                              idempotency_key=order.gateway_key)
+
+    return _results(payment, charge)
+
+
+def _results(payment: Payment, charge: Callable[[Order], GatewayResult]) -> dict[int, GatewayResult]:
     results = {}
     for order in payment.orders:
         if not _needs_gateway(order):
             results[order.pk] = NOT_CALLED
         elif order.kind == OrderKind.CHARGE:
-            results[order.pk] = (
-                gateway.charge(token=payment.token, amount=order.amount, currency=order.currency,
-                               idempotency_key=order.gateway_key)
-                if payment.token else NO_CARD
-            )
+            results[order.pk] = charge(order)
+            if not results[order.pk].succeeded:
+                break  # a declined charge decides the claim: nothing after it is attempted
         else:
             results[order.pk] = refund(order)
-        if not results[order.pk].succeeded and order.kind == OrderKind.CHARGE:
-            break  # a declined charge decides the claim: nothing after it is attempted
     return results
 
 
@@ -159,15 +166,7 @@ def replay(payment: Payment) -> dict[int, GatewayResult]:
     A charge it never saw did not happen (it is not made now: the owner was not waiting
     for it any more); a refund is simply made again with its key (a repeat is harmless)."""
     gateway = get_gateway()
-    results = {}
-    for order in payment.orders:
-        if not _needs_gateway(order):
-            results[order.pk] = NOT_CALLED
-        elif order.kind == OrderKind.CHARGE:
-            results[order.pk] = gateway.lookup_charge(order.gateway_key) or ABANDONED
-        else:
-            results[order.pk] = refund(order)
-    return results
+    return _results(payment, lambda order: gateway.lookup_charge(order.gateway_key) or ABANDONED)
 
 
 def resume(subscription: Subscription) -> Payment:
