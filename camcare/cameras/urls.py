@@ -6,7 +6,6 @@ app_name = "cameras"
 
 urlpatterns = [
     path("new/", views.register, name="register"),
-    path("download/", views.download_quote, name="download_quote"),
     path("<str:camera_id>/clips/", views.clips, name="clips"),
     path("<str:camera_id>/download/", views.download_doomed, name="download_doomed"),
 ]

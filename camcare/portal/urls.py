@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from camcare.portal.views import auth, cancel, card, change, history, home, plans, receipts
+from camcare.portal.views import auth, cancel, card, change, downloads, history, home, plans, receipts
 
 app_name = "portal"
 
@@ -37,6 +37,8 @@ urlpatterns = [
     # Billing
     path("card/", card.card, name="card"),
     path("change/", change.change, name="change"),
+    # Under /cameras/ like the other clip downloads; here because it reads a billing quote.
+    path("cameras/download/", downloads.download_quote, name="download_quote"),
     path("change/preview/<str:quote_id>/", change.preview, name="preview"),
     path("change/done/<str:quote_id>/", change.done, {"kind": "change"}, name="change_done"),
     path("scheduled-change/drop/", change.drop_scheduled_change, name="drop_scheduled_change"),
