@@ -79,8 +79,9 @@ def _settle_due(account, subscription: Subscription, at: datetime) -> bool:
         return False
     from camcare.billing.actions.renewals import run_due  # renewals bill; changes ride on them
 
-    run_due(account=account, until=at)
-    if settings.TEST_CLOCKS and account.test_clock_at is not None:
+    on_test_clock = settings.TEST_CLOCKS and account.test_clock_at is not None
+    run_due(account=account, until=at, on_test_clock=on_test_clock)
+    if on_test_clock:
         set_test_clock(account, at)  # run_due moved it to each due instant on the way
     fresh = Subscription.objects.get(pk=subscription.pk)
     if fresh.status != Status.NONE and fresh.period_end <= at:

@@ -28,5 +28,5 @@ def save_payment_method(*, account, token: str, actor) -> PaymentMethod:
               old={"brand": old.brand, "last4": old.last4} if old else None, new={"brand": card.brand, "last4": card.last4})
     subscription = selectors.subscription_or_none(account)
     if subscription is not None and subscription.status == Status.PAST_DUE:
-        retry_unpaid_bill(subscription_id=subscription.pk, at=clock.now(account))
+        retry_unpaid_bill(subscription_id=subscription.pk, at=clock.now(account), by_owner=True)
     return method

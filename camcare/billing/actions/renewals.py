@@ -38,7 +38,12 @@ from camcare.domain.catalog import FREE
 from camcare.domain.periods import Cycle, Period, iso_z, period_at, window_start
 from camcare.domain.pricing import PlanState, Status, lines_of, renewal_bill
 
-RETRY_AFTER = (timedelta(days=1), timedelta(days=3), timedelta(days=7))  # from the period start
+# POLICY.md section 5: a bill has at most four attempts, at the period start and then these
+# offsets after it; an attempt is never sooner than MIN_SPACING after the previous one, so a
+# late run makes one attempt of a failed bill, never several in a row.
+RETRY_AFTER = (timedelta(days=1), timedelta(days=3), timedelta(days=7))
+MAX_ATTEMPTS = 1 + len(RETRY_AFTER)
+MIN_SPACING = timedelta(days=1)
 
 
 def next_period_terms(subscription) -> tuple[Cycle, datetime, Period, dict]:
@@ -52,7 +57,7 @@ def next_period_terms(subscription) -> tuple[Cycle, datetime, Period, dict]:
 
 
 def _bill_order(payment: payments.Payment, *, amount: int, credit_used: int, period_start: datetime,
-                attempt: int, description: str) -> Order:
+                attempt: str, description: str) -> Order:
     """The pending charge of a renewal or retry: the card part, with the credit used beside it."""
     subscription = payment.subscription
     method = selectors.payment_method_of(subscription.account)
@@ -78,7 +83,7 @@ def renew(*, subscription_id: int, at: datetime) -> Order | None:
         return None
     claimed, order = payments.run(
         subscription_id, guard={"status": Status.ACTIVE, "period_end": subscription.period_end},
-        prepare=_prepare_renewal, apply=_apply_renewal,
+        prepare=_prepare_renewal, apply=lambda payment, results: _apply_renewal(payment, results, at=at),
     )
     return order if claimed else None
 
@@ -88,12 +93,14 @@ def _prepare_renewal(payment: payments.Payment) -> None:
     terms = next_period_terms(subscription)
     cycle, _, period, prices = terms
     credit_used, card = renewal_bill(sum(prices.values()), selectors.credit_balance(subscription.account))
-    _bill_order(payment, amount=card, credit_used=credit_used, period_start=period.start, attempt=1,
+    _bill_order(payment, amount=card, credit_used=credit_used, period_start=period.start, attempt="1",
                 description=f"Renewal {iso_z(period.start)[:10]} to {iso_z(period.end)[:10]} ({cycle.value})")
     payment.context = terms
 
 
-def _apply_renewal(payment: payments.Payment, results: dict[int, GatewayResult]) -> Order:
+def _apply_renewal(payment: payments.Payment, results: dict[int, GatewayResult], *, at: datetime) -> Order:
+    """Step 3 of a renewal; `at` is when the attempt was made (the spacing of retries counts
+    from it), the period's start is when the bill is dated."""
     subscription = payment.subscription
     account = subscription.account
     cycle, anchor, period, prices = payment.context or next_period_terms(subscription)
@@ -105,7 +112,7 @@ def _apply_renewal(payment: payments.Payment, results: dict[int, GatewayResult])
     if paid:
         fields.update(status=Status.ACTIVE, failed_attempts=0, next_retry_at=None)
     else:
-        fields.update(status=Status.PAST_DUE, failed_attempts=1, next_retry_at=period.start + RETRY_AFTER[0])
+        fields.update(status=Status.PAST_DUE, failed_attempts=1, next_retry_at=next_attempt_at(period.start, 1, at))
     payments.release(payment, **fields)
     SubscriptionLine.objects.filter(subscription=subscription, ended_at__isnull=True).update(ended_at=period.start)
     SubscriptionLine.objects.bulk_create(
@@ -134,42 +141,49 @@ def _apply_renewal(payment: payments.Payment, results: dict[int, GatewayResult])
 # ---------------------------------------------------------------- retries of an unpaid bill
 
 
-def next_retry(subscription, after: datetime) -> datetime | None:
-    for offset in RETRY_AFTER:
-        when = subscription.period_start + offset
-        if when > after:
-            return when
-    return None
+def next_attempt_at(period_start: datetime, attempts: int, last_attempt: datetime) -> datetime | None:
+    """When the next attempt of a bill falls due after `attempts` failed ones, the last made
+    at `last_attempt`; None when none is left (the subscription lapses)."""
+    if attempts >= MAX_ATTEMPTS:
+        return None
+    return max(period_start + RETRY_AFTER[attempts - 1], last_attempt + MIN_SPACING)
 
 
-def retry_unpaid_bill(*, subscription_id: int, at: datetime) -> Order | None:
-    """Charge the unpaid bill of a past_due subscription again (a scheduled retry, or at once
-    when the owner saves a card). After the last failure, every camera moves to free."""
+def retry_unpaid_bill(*, subscription_id: int, at: datetime, by_owner: bool = False) -> Order | None:
+    """Charge the unpaid bill of a past_due subscription again: a scheduled retry, or, with
+    `by_owner`, the attempt made at once when the owner saves a card, which neither counts
+    towards the four nor moves the next scheduled one. After the last scheduled failure
+    every camera moves to free."""
     subscription = Subscription.objects.get(pk=subscription_id)
     if subscription.status != Status.PAST_DUE:
         return None
     claimed, order = payments.run(
         subscription_id, guard={"status": Status.PAST_DUE, "failed_attempts": subscription.failed_attempts},
-        prepare=_prepare_retry, apply=lambda payment, results: _apply_retry(payment, results, at=at),
+        prepare=lambda payment: _prepare_retry(payment, by_owner=by_owner),
+        apply=lambda payment, results: _apply_retry(payment, results, at=at),
     )
     return order if claimed else None
 
 
-def _prepare_retry(payment: payments.Payment) -> None:
+def _prepare_retry(payment: payments.Payment, *, by_owner: bool) -> None:
     subscription = payment.subscription
     due = selectors.receivable_balance(subscription.account)
     credit_used, card = renewal_bill(due, selectors.credit_balance(subscription.account))
-    attempt = subscription.failed_attempts + 1
+    method = selectors.payment_method_of(subscription.account)
+    # The owner's attempt is keyed by the card just saved (a new id at every save), so
+    # saving the same form twice is one attempt, and a scheduled retry never collides.
+    attempt = f"card-{method.id}" if by_owner and method else str(subscription.failed_attempts + 1)
+    label = "with the card just saved" if by_owner else f"attempt {subscription.failed_attempts + 1}"
     _bill_order(payment, amount=card, credit_used=credit_used, period_start=subscription.period_start,
                 attempt=attempt,
-                description=f"Payment of the unpaid bill of {iso_z(subscription.period_start)[:10]} (attempt {attempt})")
-    payment.context = due
+                description=f"Payment of the unpaid bill of {iso_z(subscription.period_start)[:10]} ({label})")
+    payment.context = (due, by_owner)
 
 
 def _apply_retry(payment: payments.Payment, results: dict[int, GatewayResult], *, at: datetime) -> Order:
     subscription = payment.subscription
     account = subscription.account
-    due = payment.context if payment.context is not None else selectors.receivable_balance(account)
+    due, by_owner = payment.context or (selectors.receivable_balance(account), "card-" in payment.orders[0].gateway_key)
     order = payment.orders[0]
     result = results.get(order.pk, payments.ABANDONED)
     if result.succeeded:
@@ -187,10 +201,16 @@ def _apply_retry(payment: payments.Payment, results: dict[int, GatewayResult], *
     order.credit_used = 0
     order.save(update_fields=["credit_used"])
     payments.settle(order, result)
-    retry_at = next_retry(subscription, at)
+    if by_owner:  # the owner's own attempt: the schedule of the four stays as it was
+        payments.release(payment, changed=False)
+        audit(actor=None, account=account, action=Event.RETRY_FAILED, at=at, order_id=order.order_id, by_owner=True)
+        return order
+    attempts = subscription.failed_attempts + 1
+    retry_at = next_attempt_at(subscription.period_start, attempts, at)
     if retry_at is not None:
-        payments.release(payment, failed_attempts=F("failed_attempts") + 1, next_retry_at=retry_at)
-        audit(actor=None, account=account, action=Event.RETRY_FAILED, at=at, order_id=order.order_id)
+        payments.release(payment, failed_attempts=attempts, next_retry_at=retry_at)
+        audit(actor=None, account=account, action=Event.RETRY_FAILED, at=at, order_id=order.order_id,
+              attempts=attempts)
     else:
         _lapse_to_free(payment, order, due=due, at=at)
     return order
@@ -224,19 +244,23 @@ def settle_claimed_bill(payment: payments.Payment) -> None:
     """The reconciler's step 3 for a renewal or retry a crash interrupted after step 1: under
     the claim nothing moved, so what it bills is read again exactly as step 1 read it."""
     results = payments.replay(payment)
+    at = clock.now(payment.subscription.account)
     if payment.subscription.status == Status.PAST_DUE:
-        apply = lambda p, r: _apply_retry(p, r, at=clock.now(p.subscription.account))  # noqa: E731
+        payments.finish(payment, results, lambda p, r: _apply_retry(p, r, at=at))
     else:
-        apply = _apply_renewal
-    payments.finish(payment, results, apply)
+        payments.finish(payment, results, lambda p, r: _apply_renewal(p, r, at=at))
 
 
 # ---------------------------------------------------------------- the billing run
 
 
-def run_due(*, account, until: datetime) -> int:
-    """Run, in time order, each renewal and retry of `account` due up to `until`, each at
-    its own instant (the account's test clock is moved to it). Returns how many ran."""
+def run_due(*, account, until: datetime, on_test_clock: bool = False) -> int:
+    """Bill, in time order, what fell due for `account` up to `until` (POLICY.md section 5):
+    every renewal period that is paid, each as its own order, and one attempt of a failed
+    bill (the next is at least a day later), the attempts made at `until`. `on_test_clock`:
+    the account's test clock passes through each due instant on its way to `until`, and
+    each renewal and attempt is made at its own instant. Returns how many ran."""
+    on_test_clock = on_test_clock and settings.TEST_CLOCKS and account.test_clock_at is not None
     ran = 0
     for _ in range(10_000):  # a bound: years of monthly periods, never an endless loop
         subscription = selectors.subscription_or_none(account)
@@ -248,18 +272,18 @@ def run_due(*, account, until: datetime) -> int:
             when, step = subscription.next_retry_at, retry_unpaid_bill
         else:
             break
-        if settings.TEST_CLOCKS and account.test_clock_at is not None:
+        if on_test_clock:
             set_test_clock(account, when)
-        if step(subscription_id=subscription.pk, at=when) is None:
+        if step(subscription_id=subscription.pk, at=when if on_test_clock else until) is None:
             break  # claimed by a run in flight (or a crash the reconciler settles): not ours
         ran += 1
     return ran
 
 
 def run_billing(*, at: datetime, limit: int | None = None) -> int:
-    """Renew and retry every subscription due at `at` (the billing job; idempotent)."""
+    """The billing job: everything due up to `at` for every subscription (idempotent: what
+    another run or a change has claimed is left to it). Returns how many bills ran."""
     ran = 0
-    for subscription in selectors.due_subscriptions(at).order_by("period_end")[:limit]:
-        step = renew if subscription.status == Status.ACTIVE else retry_unpaid_bill
-        ran += bool(step(subscription_id=subscription.pk, at=at))
+    for subscription in selectors.due_subscriptions(at).select_related("account").order_by("period_end")[:limit]:
+        ran += run_due(account=subscription.account, until=at)
     return ran

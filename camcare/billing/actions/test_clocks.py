@@ -30,7 +30,7 @@ def advance_test_clock(*, account, to: datetime, actor) -> datetime:
     if to < clock.now(account):
         raise BillingRefusal("invalid_time", "A test clock only moves forward.")
     set_test_clock(account, clock.now(account))
-    run_due(account=account, until=to)
+    run_due(account=account, until=to, on_test_clock=True)
     set_test_clock(account, to)
     _erase_aged_clips(account, to)
     audit(actor=actor, account=account, action=Event.TEST_CLOCK_ADVANCED, at=to, to=iso_z(to))
