@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test test-fast test-e2e lint check-deploy openapi browser clean
+.PHONY: run serve test test-fast test-e2e lint check-deploy openapi browser clean
 
 $(STAMP): pyproject.toml
 	@scripts/check-python "$(PYTHON)"
@@ -18,6 +18,10 @@ run: $(STAMP)
 	$(BIN)/python manage.py migrate --no-input
 	CAMCARE_TEST_CLOCKS=1 $(BIN)/python manage.py seed_demo
 	CAMCARE_TEST_CLOCKS=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
+
+# The production server: collectstatic, migrate, then gunicorn (README "Deploying").
+serve: $(STAMP)
+	scripts/serve
 
 # The whole suite, browser tests included. pytest's "no tests ran" (exit 5) fails too.
 test: $(STAMP) browser

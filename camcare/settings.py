@@ -5,10 +5,12 @@ production sets CAMCARE_PRODUCTION=1, which turns on the secure defaults that
 `manage.py check --deploy` looks for.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -25,7 +27,7 @@ SECRET_KEY = os.environ.get(
     "dev-only-insecure-key-change-me-" if not PRODUCTION else "",
 )
 if PRODUCTION and len(SECRET_KEY) < 50:
-    raise RuntimeError("CAMCARE_SECRET_KEY must be set (50+ random characters) in production")
+    raise ImproperlyConfigured("CAMCARE_SECRET_KEY must be set (50+ random characters) in production")
 
 ALLOWED_HOSTS = os.environ.get("CAMCARE_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 SITE_URL = os.environ.get("CAMCARE_SITE_URL", "http://127.0.0.1:8000")
@@ -33,8 +35,41 @@ SITE_URL = os.environ.get("CAMCARE_SITE_URL", "http://127.0.0.1:8000")
 # Where SQLite files, uploaded clips and other generated state live (git-ignored).
 DATA_DIR = Path(os.environ.get("CAMCARE_DATA_DIR", BASE_DIR / "var"))
 
-# Test clocks (API.md): per-account frozen clocks for demos and tests. Never in production.
+# Test clocks (API.md): per-account frozen clocks for demos and tests. Never in production:
+# anyone with an account could move their own time and be billed, or keep clips, by it.
 TEST_CLOCKS = env_flag("CAMCARE_TEST_CLOCKS")
+if PRODUCTION and TEST_CLOCKS:
+    raise ImproperlyConfigured(
+        "CAMCARE_TEST_CLOCKS=1 is refused with CAMCARE_PRODUCTION=1: test clocks let an account "
+        "move its own time. Unset CAMCARE_TEST_CLOCKS to serve production."
+    )
+
+# The address gunicorn listens on (scripts/serve, camcare/gunicorn_conf.py): host:port.
+BIND = os.environ.get("CAMCARE_BIND", "127.0.0.1:8000")
+
+
+def bind_is_loopback(bind: str) -> bool:
+    """True for 127.x.x.x:port, [::1]:port and localhost:port; False for anything else
+    (0.0.0.0, a public address, a unix socket), which the outside world may reach."""
+    host = bind.rpartition(":")[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# LOOPBACK TESTS ONLY: production settings served over plain http://127.0.0.1:PORT, so that
+# tests and local load tests can drive the real server (gunicorn, hashed static, SMTP, no
+# test clocks) without TLS. Turns off the SSL redirect, HSTS and secure cookies, which is
+# why it is refused unless CAMCARE_BIND is a loopback address.
+PLAIN_HTTP = PRODUCTION and env_flag("CAMCARE_PLAIN_HTTP")
+if PLAIN_HTTP and not bind_is_loopback(BIND):
+    raise ImproperlyConfigured(
+        f"CAMCARE_PLAIN_HTTP=1 is for loopback tests only, but CAMCARE_BIND is {BIND!r}; "
+        "bind 127.0.0.1:PORT, or serve production over HTTPS without CAMCARE_PLAIN_HTTP."
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -45,6 +80,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "camcare.audit",
+    "camcare.notices",
     "camcare.accounts",
     "camcare.cameras",
     "camcare.billing",
@@ -128,7 +164,10 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Collected by scripts/serve (collectstatic) at every start, into the data folder: servers
+# that share a checkout (parallel tests) then each have their own, since two collectstatic
+# runs writing one folder at once can leave a manifest that names the other's files.
+STATIC_ROOT = Path(os.environ.get("CAMCARE_STATIC_ROOT", DATA_DIR / "static"))
 MEDIA_ROOT = Path(os.environ.get("CAMCARE_MEDIA_ROOT", DATA_DIR / "media"))
 MEDIA_URL = "/media-not-served/"  # clips are served by an authenticated view, never publicly
 
@@ -142,21 +181,31 @@ STORAGES = {
         )
     },
 }
-if os.environ.get("CAMCARE_STORAGE") == "s3":
-    # S3-compatible object storage (AWS, MinIO, R2...) via django-storages; `pip install .[s3]`.
-    STORAGES["default"] = {
+
+
+def s3_clip_storage(env) -> dict:
+    """STORAGES["default"] on S3-compatible object storage (AWS, MinIO, R2...) through
+    django-storages, from CAMCARE_S3_* in `env`. The clip tests build theirs with it too,
+    so they run against exactly these options."""
+    return {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
-            "bucket_name": os.environ["CAMCARE_S3_BUCKET"],
-            "endpoint_url": os.environ.get("CAMCARE_S3_ENDPOINT_URL"),
-            "region_name": os.environ.get("CAMCARE_S3_REGION"),
-            "access_key": os.environ.get("CAMCARE_S3_ACCESS_KEY_ID"),
-            "secret_key": os.environ.get("CAMCARE_S3_SECRET_ACCESS_KEY"),
+            "bucket_name": env["CAMCARE_S3_BUCKET"],
+            "endpoint_url": env.get("CAMCARE_S3_ENDPOINT_URL"),
+            "region_name": env.get("CAMCARE_S3_REGION"),
+            "access_key": env.get("CAMCARE_S3_ACCESS_KEY_ID"),
+            "secret_key": env.get("CAMCARE_S3_SECRET_ACCESS_KEY"),
+            # Clips are private: only the authenticated view reads them, never a public URL.
             "default_acl": "private",
             "querystring_auth": True,
+            # Never replace a stored object: a name already taken gets a suffix, as on disk.
             "file_overwrite": False,
         },
     }
+
+
+if os.environ.get("CAMCARE_STORAGE") == "s3":
+    STORAGES["default"] = s3_clip_storage(os.environ)
 
 # Largest clip a device may upload, in bytes.
 CLIP_MAX_BYTES = int(os.environ.get("CAMCARE_CLIP_MAX_BYTES", 50 * 1024 * 1024))
@@ -205,7 +254,7 @@ CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-if PRODUCTION:
+if PRODUCTION and not PLAIN_HTTP:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env_flag("CAMCARE_SSL_REDIRECT", default=True)
@@ -214,6 +263,12 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     CSRF_TRUSTED_ORIGINS = [SITE_URL]
+elif PLAIN_HTTP:
+    # Cookies stay HttpOnly/SameSite as above, only not Secure: a browser or test client on
+    # http:// would drop Secure cookies, and every form would fail its CSRF check.
+    SECURE_SSL_REDIRECT = False
+    SECURE_HSTS_SECONDS = 0
+    CSRF_TRUSTED_ORIGINS = sorted({SITE_URL, f"http://{BIND}", f"http://localhost:{BIND.rpartition(':')[2]}"})
 
 LOGGING = {
     "version": 1,
@@ -229,3 +284,6 @@ LOGGING = {
 # production serves the collected, hashed, compressed files.
 WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = not PRODUCTION
+# Pages name static files only through {% static %} (hashed names), so the unhashed copies
+# are dead weight: dropping them halves what collectstatic compresses at every start.
+WHITENOISE_KEEP_ONLY_HASHED_FILES = True

@@ -1,32 +1,24 @@
-"""Receipts by e-mail: every e-mail about money names its Order ID (POLICY.md section 7)."""
+"""Receipts (POLICY.md sections 7 and 15): every charge, refund and credit order is told to
+the owner once, by e-mail through the notices outbox, with its Order ID and amounts."""
 
-import logging
-
-from django.conf import settings
-from django.core.mail import send_mail
-
-from camcare.billing.models import OrderKind
+from camcare.billing.models import Order, OrderKind, OrderStatus
 from camcare.display import format_money
-
-log = logging.getLogger("camcare.billing")
+from camcare.notices.outbox import enqueue
 
 KIND_WORDS = {OrderKind.CHARGE: "Payment", OrderKind.REFUND: "Refund", OrderKind.CREDIT: "Credit"}
 
 
-def send_receipt(order) -> None:
-    word = KIND_WORDS.get(order.kind, "Order")
-    lines = [
-        f"{word} {order.order_id}",
-        f"{order.description}",
-        f"Amount: {format_money(order.amount, order.currency)}",
-    ]
-    if order.credit_used:
-        lines.append(f"Credit used: {format_money(order.credit_used, order.currency)}")
-    if order.refers_to_id:
-        lines.append(f"Refund of: {order.refers_to.order_id}")
-    lines += ["", f"Receipt: {settings.SITE_URL}/payments/{order.order_id}/",
-              "Questions? Reply with this Order ID."]
-    try:
-        send_mail(f"camcare {word.lower()} {order.order_id}", "\n".join(lines), None, [order.account.email])
-    except Exception:  # an e-mail failure must never undo or repeat a money movement
-        log.exception("receipt e-mail for %s failed", order.order_id)
+def record_receipt(order: Order) -> None:
+    """Call inside the transaction that settled `order`: the receipt exists exactly when the
+    order does, and goes out after the commit. An order that moved nothing has none."""
+    if order.status != OrderStatus.SUCCEEDED or not (order.amount or order.credit_used):
+        return
+    enqueue(account=order.account, kind="receipt", key=f"receipt:{order.order_id}", context={
+        "word": KIND_WORDS.get(order.kind, "Order"),
+        "order_id": order.order_id,
+        "description": order.description,
+        "amount": format_money(order.amount, order.currency),
+        "credit_used": format_money(order.credit_used, order.currency) if order.credit_used else "",
+        "refund_of": order.refers_to.order_id if order.refers_to_id else "",
+        "card": f"{order.card_brand} ending in {order.card_last4}" if order.card_last4 else "",
+    })

@@ -1,23 +1,55 @@
-"""Cameras fixtures: registered cameras with their device tokens, and real clip files."""
+"""Cameras fixtures: registered cameras with their device tokens, and real clip files.
+
+Every test here runs twice, on each clip storage production supports: the local folder
+and S3 (a real S3 API server on loopback, tests/cameras/s3.py). Tests look at the stored
+files through the storage API only (media_files, age_file), never through paths.
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
+from datetime import datetime, timedelta
 
 import pytest
-from django.conf import settings
 from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage
 
+from camcare import clock
 from camcare.billing import actions
-from camcare.cameras.clipstore import store_clip
+from camcare.cameras.clipstore import storage, store_clip
 from camcare.cameras.demo import demo_files
 from camcare.cameras.models import Camera, Clip
 from camcare.cameras.services import register_camera
+from tests.cameras import s3
 from tests.conftest import set_clock, utc
 
 NOW = utc(2026, 11, 26, 12, 0, 0)
+LOCAL = {"BACKEND": "django.core.files.storage.FileSystemStorage"}  # under MEDIA_ROOT, a tmp dir
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    server = s3.S3Server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True, params=["local", "s3"])
+def clip_storage(request, settings) -> str:
+    """The clip storage of this run of the test: "local" or "s3" (its own empty bucket).
+
+    Overriding settings.STORAGES resets Django's storage handler and default_storage
+    (the setting_changed signal), and clipstore.storage() looks it up on every call."""
+    if request.param == "local":
+        settings.STORAGES = {**settings.STORAGES, "default": LOCAL}
+        yield "local"
+        return
+    server = request.getfixturevalue("s3_server")
+    bucket = server.new_bucket()
+    settings.STORAGES = {**settings.STORAGES, "default": server.storage_config(bucket)}
+    yield "s3"
+    server.drop_bucket(bucket)
 
 
 @dataclass
@@ -75,9 +107,29 @@ def add_clip(camera: Camera, recorded_at: datetime, content: bytes = b"\x00\x00\
 
 
 def media_files() -> set[str]:
-    """Every clip file on disk, relative to MEDIA_ROOT."""
-    root = Path(settings.MEDIA_ROOT)
-    return {str(path.relative_to(root)) for path in root.rglob("*") if path.is_file()}
+    """The name of every file in the clip storage (a path under MEDIA_ROOT, an S3 key)."""
+    return set(_walk(storage(), ""))
+
+
+def _walk(store, folder: str):
+    try:
+        folders, files = store.listdir(folder)
+    except FileNotFoundError:  # a local storage that never stored anything
+        return
+    prefix = f"{folder}/" if folder else ""
+    yield from (prefix + name for name in files)
+    for child in folders:
+        yield from _walk(store, prefix + child)
+
+
+def age_file(name: str, hours: float) -> None:
+    """Backdate a stored file's modification time by `hours` of real time."""
+    when = clock.real_now() - timedelta(hours=hours)
+    store = storage()
+    if isinstance(store, FileSystemStorage):
+        os.utime(store.path(name), (when.timestamp(), when.timestamp()))
+    else:
+        s3.backdate(store, name, when)
 
 
 def clip_ids(**filters) -> set[str]:

@@ -8,17 +8,19 @@ from camcare.billing import actions
 from camcare.cameras import erasure
 from camcare.cameras.models import Camera, Clip
 from tests.cameras.conftest import NOW, add_clip, clip_ids, media_files
-from tests.cameras.faulty import CrashingStorage, PowerCut
+from tests.cameras.faulty import PowerCut, crashing_twin
 
 DAY = timedelta(days=1)
 
 
 @pytest.fixture
-def crashing_storage(settings):
-    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "tests.cameras.faulty.CrashingStorage"}}
-    CrashingStorage.deletes_before_crash, CrashingStorage.deleted = None, 0
-    yield CrashingStorage
-    CrashingStorage.deletes_before_crash = None
+def crashing_storage(settings, clip_storage):
+    """The clip storage of this run (local or S3), made to crash on demand."""
+    crashing, config = crashing_twin(settings.STORAGES["default"])
+    settings.STORAGES = {**settings.STORAGES, "default": config}
+    crashing.deletes_before_crash, crashing.deleted = None, 0
+    yield crashing
+    crashing.deletes_before_crash = None
 
 
 def test_it_finishes_an_erasure_killed_between_the_records_and_the_files(api, porch, garden, now, crashing_storage):

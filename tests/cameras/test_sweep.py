@@ -1,7 +1,6 @@
 """The daily retention sweep: `sweep_clips --at --dry-run --batch-size --orphans`."""
 
 import io
-import os
 from datetime import timedelta
 
 import pytest
@@ -9,10 +8,9 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 
-from camcare import clock
 from camcare.cameras import erasure
 from camcare.cameras.models import Clip
-from tests.cameras.conftest import NOW, add_clip, clip_ids, media_files
+from tests.cameras.conftest import NOW, add_clip, age_file, clip_ids, media_files
 
 DAY = timedelta(days=1)
 
@@ -104,12 +102,6 @@ def test_it_refuses_bad_command_options(db):
     for size in ("0", "10001"):
         with pytest.raises(CommandError):
             call_command("sweep_clips", "--batch-size", size)
-
-
-def age_file(name: str, hours: float) -> None:
-    """Backdate a stored file's modification time by `hours` of real time."""
-    when = (clock.real_now() - timedelta(hours=hours)).timestamp()
-    os.utime(default_storage.path(name), (when, when))
 
 
 def test_it_removes_old_files_without_a_row_in_the_orphans_pass(porch, now, real_time):

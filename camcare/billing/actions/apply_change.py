@@ -13,7 +13,7 @@ from camcare import clock
 from camcare.audit.events import Event, audit
 from camcare.billing import selectors
 from camcare.billing.actions import payments
-from camcare.billing.emails import send_receipt
+from camcare.billing.emails import record_receipt
 from camcare.billing.gateway import GatewayResult
 from camcare.billing.ledger import Book, change_entries, post
 from camcare.billing.models import (
@@ -104,8 +104,7 @@ def apply_change(payment: payments.Payment, results: dict[int, GatewayResult], *
           old=old, new={"cycle": outcome.state.cycle.value, "cameras": dict(outcome.state.cameras)})
     transaction.on_commit(lambda: _erase(outcome))
     for order in orders:
-        if order.status == OrderStatus.SUCCEEDED and (order.amount or order.credit_used):
-            transaction.on_commit(lambda order=order: send_receipt(order))
+        record_receipt(order)
     return orders, erasures
 
 

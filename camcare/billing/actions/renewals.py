@@ -19,7 +19,7 @@ from camcare.audit.events import Event, audit
 from camcare.billing import selectors
 from camcare.billing.actions import payments
 from camcare.billing.actions.test_clocks import set_test_clock
-from camcare.billing.emails import send_receipt
+from camcare.billing.emails import record_receipt
 from camcare.billing.gateway import GatewayResult
 from camcare.billing.ledger import change_entries, post
 from camcare.billing.models import (
@@ -133,8 +133,7 @@ def _apply_renewal(payment: payments.Payment, results: dict[int, GatewayResult],
     post(at=period.start, currency=subscription.currency, memo=order.description, order=order, entries=entries)
     audit(actor=None, account=account, action=Event.RENEWED if paid else Event.RENEWAL_FAILED,
           at=period.start, order_id=order.order_id, amount=price)
-    if paid and (order.amount or order.credit_used):
-        transaction.on_commit(lambda: send_receipt(order))
+    record_receipt(order)
     return order
 
 
@@ -196,7 +195,7 @@ def _apply_retry(payment: payments.Payment, results: dict[int, GatewayResult], *
             (Book.GATEWAY, None, order.amount),
         ])
         audit(actor=None, account=account, action=Event.UNPAID_BILL_PAID, at=at, order_id=order.order_id)
-        transaction.on_commit(lambda: send_receipt(order))
+        record_receipt(order)
         return order
     order.credit_used = 0
     order.save(update_fields=["credit_used"])

@@ -7,14 +7,12 @@ first order and moves nothing (a resubmitted or double-clicked form)."""
 
 from __future__ import annotations
 
-from django.db import transaction
-
 from camcare import clock
 from camcare.audit.events import Event, audit
 from camcare.billing import selectors
 from camcare.billing.actions import payments
 from camcare.billing.actions.common import subscription_for
-from camcare.billing.emails import send_receipt
+from camcare.billing.emails import record_receipt
 from camcare.billing.errors import BillingRefusal, change_in_progress
 from camcare.billing.gateway import GatewayResult
 from camcare.billing.ledger import post
@@ -105,7 +103,7 @@ def _apply(payment: payments.Payment, results: dict[int, GatewayResult], *, acto
             entries = [(Book.ADJUSTMENTS, None, order.amount), (Book.GATEWAY, None, -order.amount)]
         post(at=order.created_at, currency=order.currency, memo=f"Support {order.kind}: {order.reason}", order=order,
              entries=entries)
-        transaction.on_commit(lambda: send_receipt(order))
+        record_receipt(order)
     event = Event.SUPPORT_CREDIT if order.kind == OrderKind.CREDIT else Event.SUPPORT_REFUND
     audit(actor=actor, account=account, action=event,
           order_id=order.order_id, refers_to=order.refers_to.order_id if order.refers_to_id else None,

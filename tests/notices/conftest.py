@@ -1,0 +1,1 @@
+from tests.billing.conftest import at, cameras, card  # noqa: F401 (fixtures)
