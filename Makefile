@@ -46,6 +46,18 @@ lint: $(STAMP)
 	$(BIN)/ruff check camcare tests bench
 	$(BIN)/mypy
 
+# schemathesis over the served OpenAPI document as a signed-in owner (about 3 minutes).
+fuzz: $(STAMP)
+	scripts/fuzz-api
+
+# locust, 100 simulated owners against make serve's gunicorn; prints the figures.
+loadtest: $(STAMP)
+	$(BIN)/python bench/load.py
+
+# mutmut over camcare/domain with the domain tests; prints the kill ratio.
+mutation: $(STAMP)
+	scripts/mutation
+
 openapi: $(STAMP)
 	$(BIN)/python manage.py export_openapi
 

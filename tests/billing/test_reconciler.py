@@ -189,3 +189,21 @@ def test_it_leaves_a_fresh_claim_alone(owner, subscribed, at, monkeypatch):
     monkeypatch.undo()
     assert actions.reconcile_pending() == 0  # younger than ten minutes: maybe still running
     assert Order.objects.filter(status="pending").count() == 1
+
+
+def test_it_settles_a_claim_once_when_two_reconcilers_meet(owner, subscribed, at, monkeypatch):
+    porch, garden = subscribed
+    at(2027, 3, 11)
+    monkeypatch.setattr(payments, "finish", crash)
+    with pytest.raises(RuntimeError, match="crash"):
+        actions.change_plan(account=owner, cameras={porch.id: "premium", garden.id: "premium"}, actor=owner)
+    monkeypatch.undo()
+    # Two billing runs find the same stale claim; the second reads it before the first settles.
+    late = payments.resume(Subscription.objects.select_related("account").get(account=owner))
+    assert actions.reconcile_pending(older_than=timedelta(0)) == 1
+    settled = snapshot_of(owner)
+    from camcare.billing.actions.changes import settle_claimed_change
+
+    settle_claimed_change(late)  # its step 3 finds the claim gone and writes nothing
+    assert snapshot_of(owner) == settled
+    assert_postings_balance()

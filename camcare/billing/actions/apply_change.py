@@ -109,9 +109,9 @@ def apply_change(payment: payments.Payment, results: dict[int, GatewayResult], *
 
 
 def _decline(payment: payments.Payment, charge: Order, result: GatewayResult, actor) -> Declined:
+    payments.release(payment, changed=False)
     for order in payment.orders:  # anything after the declined charge was never attempted
         payments.settle(order, result)
-    payments.release(payment, changed=False)
     audit(actor=actor, account=charge.account, action=Event.CHANGE_PAYMENT_FAILED, at=charge.created_at,
           order_id=charge.order_id, decline_code=result.decline_code)
     return Declined(charge, result.decline_code, result.message)

@@ -45,6 +45,14 @@ class Payment:
     context: Any = None  # what step 1 decided under the claim, for step 3
 
 
+class ClaimLost(Exception):
+    """Step 3 found its claim gone: another settler (the reconciler, a second run) finished
+    it first. Raised inside step 3's transaction, so nothing of this attempt is written."""
+
+
+CLAIM_LOST = object()  # what `finish` returns then
+
+
 class AlreadyDone(Exception):
     """Raised by a `prepare` that finds its request already made: nothing is written."""
 
@@ -123,21 +131,28 @@ def refund(order: Order) -> GatewayResult:
 
 
 def finish(payment: Payment, results: dict[int, GatewayResult], apply: Apply) -> Any:
-    """Step 3, in one transaction; `apply` settles the orders and releases the claim."""
-    with transaction.atomic():
-        return apply(payment, results)
+    """Step 3, in one transaction; `apply` releases the claim first (see `release`), then
+    settles the orders. CLAIM_LOST when someone else settled the claim: then the whole
+    transaction rolls back, so a claim is applied exactly once however many try."""
+    try:
+        with transaction.atomic():
+            return apply(payment, results)
+    except ClaimLost:
+        return CLAIM_LOST
 
 
 def run(subscription_id: int, *, guard: dict, prepare: Prepare, apply: Apply) -> tuple[bool, Any]:
-    """The whole sequence: (False, None) when the claim was not taken, else (True, what
-    `apply` returned), or (True, the result of an AlreadyDone raised by `prepare`)."""
+    """The whole sequence: (False, None) when the claim was not taken (or was settled by
+    someone else before this step 3), else (True, what `apply` returned), or (True, the
+    result of an AlreadyDone raised by `prepare`)."""
     try:
         payment = begin(subscription_id, guard=guard, prepare=prepare)
     except AlreadyDone as done:
         return True, done.result
     if payment is None:
         return False, None
-    return True, finish(payment, call_gateway(payment), apply)
+    result = finish(payment, call_gateway(payment), apply)
+    return (False, None) if result is CLAIM_LOST else (True, result)
 
 
 def settle(order: Order, result: GatewayResult) -> Order:
@@ -151,14 +166,16 @@ def settle(order: Order, result: GatewayResult) -> Order:
     return order
 
 
-def release(payment: Payment, *, changed: bool = True, **fields) -> bool:
-    """Release the claim (step 3), writing `fields`; `changed` bumps the version, which makes
-    every open quote stale (its state or its money moved). False if the claim was lost."""
+def release(payment: Payment, *, changed: bool = True, **fields) -> None:
+    """Release the claim, writing `fields`: the first write of every step 3, so that a step 3
+    whose claim is gone stops before it writes anything (ClaimLost). `changed` bumps the
+    version, which makes every open quote stale (its state or its money moved)."""
     if changed:
         fields["version"] = F("version") + 1
-    return bool(Subscription.objects.filter(pk=payment.subscription.pk, claimed_by=payment.claim).update(
+    if not Subscription.objects.filter(pk=payment.subscription.pk, claimed_by=payment.claim).update(
         claimed_by="", claimed_at=None, **fields
-    ))
+    ):
+        raise ClaimLost(payment.claim)
 
 
 def replay(payment: Payment) -> dict[int, GatewayResult]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db import transaction
-
 from camcare import clock
 from camcare.billing.actions import payments
 from camcare.billing.actions.changes import settle_claimed_change
@@ -33,8 +31,7 @@ def reconcile_pending(*, older_than: timedelta = STALE_CLAIM) -> int:
     for subscription in Subscription.objects.select_related("account").exclude(claimed_by="").filter(claimed_at__lte=cutoff):
         payment = payments.resume(subscription)
         if not payment.orders:
-            with transaction.atomic():
-                payments.release(payment, changed=False)
+            payments.finish(payment, {}, lambda p, results: payments.release(p, changed=False))
         else:
             SETTLERS[payment.orders[0].purpose](payment)
         settled += 1

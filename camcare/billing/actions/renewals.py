@@ -186,8 +186,8 @@ def _apply_retry(payment: payments.Payment, results: dict[int, GatewayResult], *
     order = payment.orders[0]
     result = results.get(order.pk, payments.ABANDONED)
     if result.succeeded:
-        payments.settle(order, result)
         payments.release(payment, status=Status.ACTIVE, failed_attempts=0, next_retry_at=None)
+        payments.settle(order, result)
         SubscriptionLine.objects.filter(subscription=subscription, ended_at__isnull=True).update(paid=F("unit_price"))
         post(at=at, currency=subscription.currency, memo=order.description, order=order, entries=[
             (Book.RECEIVABLE, account, -due),
@@ -197,21 +197,20 @@ def _apply_retry(payment: payments.Payment, results: dict[int, GatewayResult], *
         audit(actor=None, account=account, action=Event.UNPAID_BILL_PAID, at=at, order_id=order.order_id)
         record_receipt(order)
         return order
-    order.credit_used = 0
+    attempts = subscription.failed_attempts + (0 if by_owner else 1)
+    retry_at = subscription.next_retry_at if by_owner else next_attempt_at(subscription.period_start, attempts, at)
+    if retry_at is None:
+        _lapse_to_free(payment, order, due=due, at=at)
+    elif by_owner:  # the owner's own attempt: the schedule of the four stays as it was
+        payments.release(payment, changed=False)
+    else:
+        payments.release(payment, failed_attempts=attempts, next_retry_at=retry_at)
+    order.credit_used = 0  # all or nothing: a failed attempt uses no credit either
     order.save(update_fields=["credit_used"])
     payments.settle(order, result)
-    if by_owner:  # the owner's own attempt: the schedule of the four stays as it was
-        payments.release(payment, changed=False)
-        audit(actor=None, account=account, action=Event.RETRY_FAILED, at=at, order_id=order.order_id, by_owner=True)
-        return order
-    attempts = subscription.failed_attempts + 1
-    retry_at = next_attempt_at(subscription.period_start, attempts, at)
     if retry_at is not None:
-        payments.release(payment, failed_attempts=attempts, next_retry_at=retry_at)
         audit(actor=None, account=account, action=Event.RETRY_FAILED, at=at, order_id=order.order_id,
-              attempts=attempts)
-    else:
-        _lapse_to_free(payment, order, due=due, at=at)
+              attempts=attempts, by_owner=by_owner)
     return order
 
 

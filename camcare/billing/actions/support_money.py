@@ -94,8 +94,8 @@ def _apply(payment: payments.Payment, results: dict[int, GatewayResult], *, acto
     order = payment.orders[0]
     account = payment.subscription.account
     result = results.get(order.pk, payments.ABANDONED)
-    payments.settle(order, result)
     payments.release(payment, changed=result.succeeded)  # money moved: open quotes are stale
+    payments.settle(order, result)
     if result.succeeded:
         if order.kind == OrderKind.CREDIT:
             entries = [(Book.ADJUSTMENTS, None, order.amount), (Book.CUSTOMER_CREDIT, account, -order.amount)]
