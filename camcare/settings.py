@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "camcare.accounts",
     "camcare.cameras",
     "camcare.billing",
+    "camcare.stores",
     "camcare.api",
     "camcare.portal",
     "camcare.support",

@@ -13,6 +13,7 @@ from camcare.domain.money import is_currency_code
 from camcare.domain.periods import Cycle
 
 FREE = "free"
+STORES = ("apple", "google")  # where a subscription bought in the mobile app is sold
 
 
 class CatalogError(ValueError):
@@ -37,10 +38,27 @@ class Plan:
         return any(self.prices.values())
 
 
+@dataclass(frozen=True, slots=True)
+class StoreProduct:
+    """What a subscription bought in an app store entitles: a paid plan on a cycle.
+
+    Apple sells one product per plan and cycle; Google Play sells one subscription per
+    plan with a base plan per cycle, so a Google product is named by both ids."""
+
+    store: str  # one of STORES
+    product_id: str
+    base_plan: str  # Google Play's base plan id; "" when the product alone names it
+    plan: str  # a paid plan code of the catalog
+    cycle: Cycle
+
+
 class Catalog:
-    def __init__(self, plans: list[Plan]):
+    def __init__(self, plans: list[Plan], store_products: list[StoreProduct] | None = None):
         self._plans = {plan.code: plan for plan in plans}
         self._validate()
+        self._store_products: dict[tuple[str, str, str], StoreProduct] = {}
+        for product in store_products or []:
+            self._add_store_product(product)
 
     def _validate(self) -> None:
         if FREE not in self._plans:
@@ -53,6 +71,26 @@ class Catalog:
         for plan in self._plans.values():
             if plan.code != FREE and not plan.is_paid:
                 raise CatalogError(f"plan {plan.code!r}: only 'free' may cost nothing")
+
+    def _add_store_product(self, product: StoreProduct) -> None:
+        key = (product.store, product.product_id, product.base_plan)
+        if product.store not in STORES:
+            raise CatalogError(f"store product {product.product_id!r}: store must be one of {list(STORES)}")
+        if product.plan not in self._plans or not self._plans[product.plan].is_paid:
+            raise CatalogError(f"store product {product.product_id!r}: {product.plan!r} is not a paid plan")
+        if key in self._store_products:
+            raise CatalogError(f"store product {product.product_id!r} is listed twice for {product.store}")
+        self._store_products[key] = product
+
+    def store_product(self, store: str, product_id: str, base_plan: str = "") -> StoreProduct | None:
+        """The plan and cycle a store's product entitles, or None for a product the
+        catalog does not sell. A base plan listed on its own wins over its product."""
+        return (self._store_products.get((store, product_id, base_plan))
+                or self._store_products.get((store, product_id, "")))
+
+    @property
+    def store_products(self) -> tuple[StoreProduct, ...]:
+        return tuple(self._store_products.values())
 
     def __getitem__(self, code: str) -> Plan:
         return self._plans[code]
@@ -80,7 +118,10 @@ class Catalog:
         codes = [plan.code for plan in plans]
         if len(set(codes)) != len(codes):
             raise CatalogError(f"duplicate plan codes in {codes}")
-        return cls(plans)
+        products = data.get("store_product", [])
+        if not isinstance(products, list):
+            raise CatalogError("store_product must be [[store_product]] entries")
+        return cls(plans, [_store_product_from_entry(entry) for entry in products])
 
     @classmethod
     def load(cls, path: Path) -> Catalog:
@@ -128,3 +169,21 @@ def _plan_from_entry(entry: Any) -> Plan:
         currency=currency,
         prices=MappingProxyType(prices),
     )
+
+
+def _store_product_from_entry(entry: Any) -> StoreProduct:
+    if not isinstance(entry, dict):
+        raise CatalogError("each [[store_product]] must be a table")
+    product_id = entry.get("product_id")
+    if type(product_id) is not str or not product_id.strip():
+        raise CatalogError("store product: 'product_id' must be a non-empty str")
+    fields = {}
+    for key in ("store", "plan", "cycle", "base_plan"):
+        value = entry.get(key, "" if key == "base_plan" else None)
+        if type(value) is not str:
+            raise CatalogError(f"store product {product_id!r}: {key!r} must be str")
+        fields[key] = value
+    if fields["cycle"] not in {cycle.value for cycle in Cycle}:
+        raise CatalogError(f"store product {product_id!r}: cycle must be 'monthly' or 'annual'")
+    return StoreProduct(store=fields["store"], product_id=product_id, base_plan=fields["base_plan"],
+                        plan=fields["plan"], cycle=Cycle(fields["cycle"]))

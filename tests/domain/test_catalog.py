@@ -1,5 +1,6 @@
 """The plan catalog is data, validated when loaded (POLICY.md section 1)."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,64 @@ def test_it_keeps_the_loaded_prices_read_only():
     catalog = Catalog.load(SHIPPED)
     with pytest.raises(TypeError):
         catalog["plus"].prices[Cycle.MONTHLY] = 1
+
+
+# ------------------------------------------------------------------ store products
+
+APPLE_PLUS = """
+[[store_product]]
+store = "apple"
+product_id = "com.camcare.app.plus.monthly"
+plan = "plus"
+cycle = "monthly"
+"""
+
+
+def test_it_maps_the_shipped_store_products_to_plans_and_cycles():
+    catalog = Catalog.load(SHIPPED)
+    table = {(p.store, p.product_id, p.base_plan): (p.plan, p.cycle.value) for p in catalog.store_products}
+    assert table == {
+        ("apple", "com.camcare.app.plus.monthly", ""): ("plus", "monthly"),
+        ("apple", "com.camcare.app.plus.annual", ""): ("plus", "annual"),
+        ("apple", "com.camcare.app.premium.monthly", ""): ("premium", "monthly"),
+        ("apple", "com.camcare.app.premium.annual", ""): ("premium", "annual"),
+        ("google", "camcare_plus", "monthly"): ("plus", "monthly"),
+        ("google", "camcare_plus", "annual"): ("plus", "annual"),
+        ("google", "camcare_premium", "monthly"): ("premium", "monthly"),
+        ("google", "camcare_premium", "annual"): ("premium", "annual"),
+    }
+
+
+def test_it_finds_a_store_product_by_its_ids_and_nothing_for_an_unknown_one():
+    catalog = Catalog.load(SHIPPED)
+    assert catalog.store_product("apple", "com.camcare.app.premium.annual").plan == "premium"
+    assert catalog.store_product("google", "camcare_plus", "annual").cycle is Cycle.ANNUAL
+    assert catalog.store_product("google", "camcare_plus") is None  # Google's are named with a base plan
+    assert catalog.store_product("google", "camcare_plus", "weekly") is None
+    assert catalog.store_product("apple", "com.camcare.app.plus.monthly", "ignored").plan == "plus"
+    assert catalog.store_product("google", "com.camcare.app.plus.monthly") is None  # another store's id
+
+
+def test_it_loads_a_catalog_without_store_products():
+    assert Catalog.from_toml(FREE + PLUS).store_products == ()
+
+
+BAD_STORE_PRODUCTS = {
+    "an unknown store": (APPLE_PLUS.replace('"apple"', '"amazon"'), "store must be one of"),
+    "a free plan": (APPLE_PLUS.replace('"plus"', '"free"'), "is not a paid plan"),
+    "an unknown plan": (APPLE_PLUS.replace('"plus"', '"gold"'), "is not a paid plan"),
+    "a bad cycle": (APPLE_PLUS.replace('"monthly"', '"weekly"'), "cycle must be"),
+    "no product id": (APPLE_PLUS.replace('product_id = "com.camcare.app.plus.monthly"', ""), "'product_id' must be"),
+    "a blank product id": (APPLE_PLUS.replace('"com.camcare.app.plus.monthly"', '" "'), "'product_id' must be"),
+    "a numeric base plan": (APPLE_PLUS + "base_plan = 1\n", "'base_plan' must be str"),
+    "the same product twice": (APPLE_PLUS + APPLE_PLUS, "listed twice"),
+    "not a table": ("store_product = [1]\n", "must be a table"),
+    "not a list": ("store_product = 1\n", "must be [[store_product]] entries"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_STORE_PRODUCTS))
+def test_it_rejects_a_bad_store_product_with_a_clear_error(case):
+    text, message = BAD_STORE_PRODUCTS[case]
+    with pytest.raises(CatalogError, match=re.escape(message)):
+        Catalog.from_toml(text + FREE + PLUS if text.startswith("store_product =") else FREE + PLUS + text)

@@ -14,6 +14,10 @@ from camcare.billing.actions.imports import import_store_subscription
 from camcare.billing.actions.payment_methods import save_payment_method
 from camcare.billing.actions.reconciler import reconcile_pending
 from camcare.billing.actions.renewals import renew, retry_unpaid_bill, run_billing, run_due
+from camcare.billing.actions.store_entitlements import (
+    apply_store_entitlement,
+    expire_store_subscriptions,
+)
 from camcare.billing.actions.support_money import issue_support_credit, issue_support_refund
 from camcare.billing.actions.test_clocks import advance_test_clock
 
@@ -22,6 +26,8 @@ __all__ = [
     "cancel_subscription",
     "change_plan",
     "drop_scheduled_change",
+    "apply_store_entitlement",
+    "expire_store_subscriptions",
     "import_store_subscription",
     "issue_support_credit",
     "issue_support_refund",

@@ -24,6 +24,7 @@ def set_test_clock(account, at: datetime) -> None:
 def advance_test_clock(*, account, to: datetime, actor) -> datetime:
     """Freeze the account's clock at `to`, running everything due on the way (API.md)."""
     from camcare.billing.actions.renewals import run_due  # the billing run, shared with the job
+    from camcare.billing.actions.store_entitlements import expire_store_subscriptions
 
     if not settings.TEST_CLOCKS:
         raise BillingRefusal("invalid_time", "Test clocks are off on this server.")
@@ -32,6 +33,7 @@ def advance_test_clock(*, account, to: datetime, actor) -> datetime:
     set_test_clock(account, clock.now(account))
     run_due(account=account, until=to, on_test_clock=True)
     set_test_clock(account, to)
+    expire_store_subscriptions(at=to, account=account)
     _erase_aged_clips(account, to)
     audit(actor=actor, account=account, action=Event.TEST_CLOCK_ADVANCED, at=to, to=iso_z(to))
     return to

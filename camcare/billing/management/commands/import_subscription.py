@@ -1,7 +1,8 @@
 """Import a subscription bought outside the web portal (API.md "Subscription").
 
-Until the stores' notifications are wired, support imports an app-store or old-app
-subscription by hand:
+For migrations from the old app: support imports a subscription that the old app sold (or
+an app-store one the notifications never reached) by hand. App-store subscriptions are
+otherwise kept in sync by the stores' notifications (camcare/stores/).
 
     manage.py import_subscription --email owner@example.com --channel app_store --store apple \\
         --plan premium --camera cam_1 --camera cam_2 --period-end 2027-04-01T00:00:00Z

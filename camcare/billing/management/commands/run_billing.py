@@ -1,5 +1,6 @@
 """The billing job (cron it every few minutes): renewals and retries due at --at (default
-now), then the reconciler for payments a crash left pending. Idempotent: running it twice,
+now), then the reconciler for payments a crash left pending, then the app-store
+subscriptions whose store went silent past their expiry. Idempotent: running it twice,
 or two at once, never charges twice (POLICY.md section 5)."""
 
 from django.core.management.base import BaseCommand, CommandError
@@ -23,4 +24,6 @@ class Command(BaseCommand):
             raise CommandError("--at must be an ISO 8601 instant with a zone, e.g. 2027-04-01T00:00:00Z") from exc
         ran = actions.run_billing(at=when, limit=limit)
         settled = actions.reconcile_pending()
-        self.stdout.write(f"billed {ran} subscription(s), settled {settled} pending payment(s) as of {when:%Y-%m-%dT%H:%M:%SZ}")
+        ended = actions.expire_store_subscriptions(at=when)
+        self.stdout.write(f"billed {ran} subscription(s), settled {settled} pending payment(s), "
+                          f"ended {ended} lapsed store subscription(s) as of {when:%Y-%m-%dT%H:%M:%SZ}")
