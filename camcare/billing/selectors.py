@@ -181,6 +181,19 @@ def order_to_api(order: Order) -> dict:
     }
 
 
+def _credit_order_id(entry: LedgerEntry) -> str | None:
+    """The order a credit movement belongs to. A change posts once, under its first order,
+    so the credit a cancellation returns to the balance is posted under its refund; the
+    order that added it is the change's `credit` order (the same quote)."""
+    order = entry.order
+    if order is None:
+        return None
+    if entry.amount < 0 and order.kind != OrderKind.CREDIT and order.quote_id:
+        credit = Order.objects.filter(quote_id=order.quote_id, kind=OrderKind.CREDIT).values_list("order_id", flat=True)
+        return credit.first() or order.order_id
+    return order.order_id
+
+
 def credit_history(account) -> list[dict]:
     """Every credit added (+) and used (-), newest first, from the ledger."""
     entries = (
@@ -192,7 +205,7 @@ def credit_history(account) -> list[dict]:
             "at": iso_z(entry.at),
             "amount": -entry.amount,
             "reason": entry.memo,
-            "order_id": entry.order.order_id if entry.order_id else None,
+            "order_id": _credit_order_id(entry),
         }
         for entry in entries
     ]

@@ -66,6 +66,14 @@ def register_camera(account: Account, name: str, model: str, serial: str) -> tup
     return camera, token
 
 
+def rename_camera(camera: Camera, name: str) -> Camera:
+    """Give the camera a new name (the owner's label: not billing state, no audit row).
+    Raises CameraRefusal 422 invalid_name like registration."""
+    camera.name = _checked(name, "name", NAME_MAX, required=True)
+    Camera.objects.filter(pk=camera.pk).update(name=camera.name)
+    return camera
+
+
 def _already_registered() -> CameraRefusal:
     return CameraRefusal(
         409, "camera_already_registered",

@@ -44,9 +44,11 @@ class SignUpForm(forms.Form):
     )
 
     def clean(self):
+        # The password is checked even when the e-mail is wrong, so that one sending shows
+        # every error at once.
         data = super().clean()
-        if data.get("email") and data.get("password"):
-            for message in services.password_errors(data["password"], data["email"]):
+        if data.get("password"):
+            for message in services.password_errors(data["password"], data.get("email") or ""):
                 self.add_error("password", message)
         return data
 
@@ -69,8 +71,10 @@ class CardForm(IdempotentForm):
         label="Card number", max_length=23,
         widget=forms.TextInput(attrs={"autocomplete": "cc-number", "inputmode": "numeric"}),
     )
+    # Room for "12 / 2030" (9 characters): a shorter limit made the browser cut the year to
+    # "20" as it was typed, and the form then called the card expired.
     expiry = forms.CharField(
-        label="Expiry (MM/YY)", max_length=7,
+        label="Expiry (MM/YY)", max_length=9,
         widget=forms.TextInput(attrs={"autocomplete": "cc-exp", "placeholder": "MM/YY"}),
     )
     cvc = forms.CharField(
@@ -116,7 +120,8 @@ class ConfirmForm(IdempotentForm):
 
 
 class ChangeForm(forms.Form):
-    """One plan select per camera (field `camera_<id>`) and the billing cycle."""
+    """One plan choice per camera (field `camera_<id>`, radio buttons that name each plan's
+    video history and price) and the billing cycle."""
 
     cycle = forms.ChoiceField(
         label="Billing cycle",
@@ -126,21 +131,55 @@ class ChangeForm(forms.Form):
 
     def __init__(self, *args, cameras, catalog, **kwargs):
         super().__init__(*args, **kwargs)
-        choices = [
-            (plan.code, f"{plan.name} · {plan.history_days} days of video history")
-            for plan in catalog
-        ]
+        self.plans = list(catalog)
+        choices = [(plan.code, plan.name) for plan in self.plans]
         self.camera_fields = []
         self.current_names = {camera.id: catalog[camera.plan].name if camera.plan in catalog else camera.plan for camera in cameras}
         for camera in cameras:
             name = f"camera_{camera.id}"
-            self.fields[name] = forms.ChoiceField(label=camera.name, choices=choices, initial=camera.plan)
+            self.fields[name] = forms.ChoiceField(
+                label=camera.name, choices=choices, initial=camera.plan, widget=forms.RadioSelect,
+            )
             self.camera_fields.append((camera, name))
 
     def bound_camera_fields(self):
-        """(camera, bound field, name of its current plan) for the template."""
-        return [(camera, self[name], self.current_names[camera.id]) for camera, name in self.camera_fields]
+        """(camera, bound field, name of its current plan, [(radio, plan)]) for the template."""
+        return [
+            (camera, self[name], self.current_names[camera.id], list(zip(self[name], self.plans, strict=True)))
+            for camera, name in self.camera_fields
+        ]
+
+    def shown_choices(self) -> tuple[dict[str, str], str]:
+        """The plans and cycle the form shows (as sent, else as initially chosen)."""
+        def value(name: str) -> str:
+            return str(self[name].value() or "")
+
+        return {camera.id: value(name) for camera, name in self.camera_fields}, value("cycle")
 
     @property
     def chosen_cameras(self) -> dict[str, str]:
         return {camera.id: self.cleaned_data[name] for camera, name in self.camera_fields}
+
+
+class RenameCameraForm(forms.Form):
+    name = forms.CharField(label="New name", max_length=100, help_text="Where it is, e.g. “Front door”.")
+
+
+class RemoveCameraForm(IdempotentForm):
+    """Removing a camera erases all its clips: the owner types the word, as on a bank's
+    "delete" page, so a stray click never removes one. `quote_id` is the preview shown
+    (empty for a camera on Free, whose removal moves no money)."""
+
+    WORD = "REMOVE"
+
+    quote_id = forms.CharField(widget=forms.HiddenInput, max_length=24, required=False)
+    confirm = forms.CharField(
+        label=f"Type {WORD} to confirm", max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}),
+    )
+
+    def clean_confirm(self) -> str:
+        typed = self.cleaned_data["confirm"].strip()
+        if typed.upper() != self.WORD:
+            raise forms.ValidationError(f"Type {self.WORD} in the box to remove the camera. Nothing was removed.")
+        return typed

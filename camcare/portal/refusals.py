@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from camcare.audit.errors import record_error
-from camcare.billing.errors import REFUSALS
+from camcare.billing.errors import REFUSALS, BillingRefusal
 
 DECLINE_REASONS = {
     "insufficient_funds": "insufficient funds",
@@ -39,3 +39,14 @@ def describe(refusal, *, request) -> Shown:
         request=request, status=refusal.status, code=refusal.code, message=refusal.message
     )
     return Shown(code=refusal.code, message=message, reference=reference, steps=steps)
+
+
+def store_refusal(request, store: dict, what: str) -> Shown:
+    """The app-store refusal of a page the portal does not offer for such a subscription
+    (cancel, change), shown with its reference and the store's steps like any refusal.
+    `store` is the page's store context (store_name, store_steps)."""
+    refusal = BillingRefusal(
+        "managed_in_app_store", f"App-store subscription {what}: refused.",
+        extra={"steps": list(store.get("store_steps") or [])},
+    )
+    return describe(refusal, request=request)

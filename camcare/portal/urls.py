@@ -3,6 +3,7 @@ from django.urls import path, reverse_lazy
 
 from camcare.portal.views import (
     auth,
+    cameras,
     cancel,
     card,
     change,
@@ -49,6 +50,10 @@ urlpatterns = [
     path("change/", change.change, name="change"),
     # Under /cameras/ like the other clip downloads; here because it reads a billing quote.
     path("cameras/download/", downloads.download_quote, name="download_quote"),
+    # Under /cameras/ beside the camera app's pages (its urls match none of these).
+    path("cameras/removed/", cameras.removed, name="camera_removed"),
+    path("cameras/<str:camera_id>/rename/", cameras.rename, name="camera_rename"),
+    path("cameras/<str:camera_id>/remove/", cameras.remove, name="camera_remove"),
     path("change/preview/<str:quote_id>/", change.preview, name="preview"),
     path("change/done/<str:quote_id>/", change.done, {"kind": "change"}, name="change_done"),
     path("scheduled-change/drop/", change.drop_scheduled_change, name="drop_scheduled_change"),

@@ -25,7 +25,7 @@ def test_it_lists_the_clips_newest_first_with_time_duration_and_size(signed_in, 
     assert response.status_code == 200
     page = response.content.decode()
     assert re.findall(r'data-clip="(clp_\w+)"', page) == [new.id, old.id]
-    assert "2026-11-26 11:50:00" in page and "2026-11-25 09:00:00" in page
+    assert "26 Nov 2026, 11:50 UTC" in page and "25 Nov 2026, 09:00 UTC" in page
     assert "12 s" in page
     assert "8.7\xa0KB" in page
     assert "<video" not in page

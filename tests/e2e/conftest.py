@@ -70,3 +70,44 @@ def screenshots(page, name: str) -> None:
         page.set_viewport_size(size)
         page.screenshot(path=SCREENSHOTS / f"{name}-{label}.png", full_page=True)
     page.set_viewport_size(DESKTOP)
+
+
+README_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SERIOUS = {"serious", "critical"}
+_axe = None
+
+
+def axe_violations(page) -> list[str]:
+    """axe-core's serious and critical violations of the page as it is now."""
+    global _axe
+    if _axe is None:
+        from axe_playwright_python.sync_playwright import Axe
+
+        _axe = Axe()
+    violations = _axe.run(page).response["violations"]
+    return [
+        f"{v['id']} ({v['impact']}): {[node['target'] for node in v['nodes']][:3]}"
+        for v in violations if v["impact"] in SERIOUS
+    ]
+
+
+def check_page(page, label: str = "") -> None:
+    """The page as a phone and a desktop show it: never wider than the screen (no sideways
+    scrolling), and no serious or critical axe-core violation. Leaves the desktop size."""
+    for name, size in (("phone", PHONE), ("desktop", DESKTOP)):
+        page.set_viewport_size(size)
+        widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert widths[0] <= widths[1], f"{label or page.url} scrolls sideways on a {name}: {widths}"
+        assert axe_violations(page) == [], f"{label or page.url} on a {name}"
+    page.set_viewport_size(DESKTOP)
+
+
+def readme_screenshot(page, name: str, size: dict = DESKTOP) -> None:
+    """docs/screenshots/<name>.png for the README, only when CAMCARE_README_SCREENSHOTS=1
+    (the committed pictures do not change at every test run)."""
+    if os.environ.get("CAMCARE_README_SCREENSHOTS") != "1":
+        return
+    README_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size(size)
+    page.screenshot(path=README_SCREENSHOTS / f"{name}.png", full_page=True)
+    page.set_viewport_size(DESKTOP)

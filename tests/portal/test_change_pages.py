@@ -19,9 +19,10 @@ def plans(owner) -> dict[str, str]:
 def test_it_previews_every_line_and_the_next_bill(portal, owner, cams, visa):
     quote_id = preview(portal, cams, "plus", "plus")
     page = text(portal.get(reverse("portal:preview", args=[quote_id])))
-    assert page.count("Charge for the rest of the period $3.99") == 2
+    assert "Plus (monthly) 1 Mar 2027 – 1 Apr 2027 (a full month) Porch $3.99" in page
+    assert "Plus (monthly) 1 Mar 2027 – 1 Apr 2027 (a full month) Garden $3.99" in page
     assert "Charged to your card now $7.98" in page
-    assert "Next bill $7.98 on Apr 1, 2027" in page
+    assert "Next bill $7.98 on 1 Apr 2027" in page
     assert "Confirm and pay $7.98" in page
     assert "Visa ending in 4242" in page
     assert not Order.objects.filter(account=owner).exists()  # a preview moves no money
@@ -64,18 +65,18 @@ def test_it_credits_a_downgrade_and_shows_the_credit(portal, owner, cams, visa):
     set_clock(owner, utc(2027, 3, 21))
     quote_id = preview(portal, cams, "plus", "free")
     page = text(portal.get(reverse("portal:preview", args=[quote_id])))
-    assert "Credit for the unused time −$4.61" in page
-    assert "Charge for the rest of the period $1.42" in page
+    assert "Unused time on Premium (monthly) after 21 Mar 2027 21 Mar 2027 – 1 Apr 2027 (11 of 31 days) Porch, Garden −$4.61" in page
+    assert "Remaining time on Plus (monthly) after 21 Mar 2027 21 Mar 2027 – 1 Apr 2027 (11 of 31 days) Porch $1.42" in page
     assert "Added to your credit balance $3.19" in page
     assert "Charged to your card now $0.00" in page
     confirm(portal, quote_id)
     credit = Order.objects.get(account=owner, quote_id=quote_id, kind="credit")
     assert credit.amount == 319
     done = text(portal.get(reverse("portal:change_done", args=[quote_id])))
-    assert f"$3.19 added to your credit balance, used on your next bill. Order ID {credit.order_id}" in done
+    assert f"$3.19 added to your credit balance, used first on your next bill. Order ID {credit.order_id}" in done
     home = text(portal.get(reverse("portal:home")))
     assert "Credit balance $3.19" in home
-    assert "Next bill $0.80 on Apr 1, 2027" in home  # plus 399 less the 319 credit
+    assert "Next bill $0.80 on 1 Apr 2027" in home  # plus 399 less the 319 credit
 
 
 def test_it_shows_a_declined_card_and_changes_nothing(portal, owner, cams):
@@ -159,9 +160,9 @@ def test_it_states_the_erasure_on_the_cancel_page(portal, owner, cams, visa):
         add_clip(cams.porch, utc(2027, 3, day, 8))
     set_clock(owner, utc(2027, 3, 5))
     body = portal.get(reverse("portal:cancel")).content.decode()
-    assert re.search(r"Porch</strong>: 2 clips recorded before Mar 3, 2027, 00:00 UTC\s+will be erased", body)
+    assert re.search(r"Porch</strong>: 2 clips recorded before 3 Mar 2027, 00:00 UTC\s+will be erased", body)
     assert f"/cameras/{cams.porch.id}/download/?before=2027-03-03T00%3A00%3A00Z" in body
-    assert "Garden</strong>: keeps clips recorded from Mar 3, 2027, 00:00 UTC on; it has no older clip" in body
+    assert "Garden</strong>: keeps clips recorded from 3 Mar 2027, 00:00 UTC on; it has no older clip" in body
     assert "2 clips older than the Free plan's 2 days are <strong>erased and cannot be recovered" in body
 
 

@@ -32,8 +32,8 @@ def test_it_formats_money_from_cents():
 
 
 def test_it_formats_instants_as_utc_dates():
-    assert format_date("2027-03-01T00:00:00Z") == "Mar 1, 2027"
-    assert format_datetime(datetime(2027, 3, 1, 14, 5, 9, tzinfo=UTC)) == "Mar 1, 2027, 14:05 UTC"
+    assert format_date("2027-03-01T00:00:00Z") == "1 Mar 2027"
+    assert format_datetime(datetime(2027, 3, 1, 14, 5, 9, tzinfo=UTC)) == "1 Mar 2027, 14:05 UTC"
     assert format_date(None) == ""
 
 
@@ -43,8 +43,8 @@ def test_it_shows_cameras_plans_billing_and_card_on_home(portal, owner, cams, vi
     assert "Porch Plus 14 days" in page.replace(" KC200", "")
     assert "Garden Premium 30 days" in page.replace(" KC200", "")
     assert "Billing cycle Annual" in page
-    assert "Current period Mar 1, 2027 – Mar 1, 2028" in page
-    assert "Next bill $169.98 on Mar 1, 2028" in page
+    assert "Current period 1 Mar 2027 – 1 Mar 2028" in page
+    assert "Next bill $169.98 on 1 Mar 2028" in page
     assert "Credit balance $0.00" in page
     assert "Visa ending in 4242" in page
     assert "Change plan" in page and "Cancel subscription" in page
@@ -81,9 +81,9 @@ def test_it_lists_every_payment_with_its_order_id(portal, owner, cams, visa):
     page = text(portal.get(reverse("portal:history")))
     charge = Order.objects.get(account=owner, kind="charge")
     credit = Order.objects.get(account=owner, kind="credit")
-    assert f"{charge.order_id} Mar 1, 2027, 00:00 UTC Payment" in page
+    assert f"{charge.order_id} 1 Mar 2027, 00:00 UTC Payment" in page
     assert "$7.98 Succeeded" in page
-    assert f"{credit.order_id} Mar 16, 2027, 12:00 UTC Credit" in page
+    assert f"{credit.order_id} 16 Mar 2027, 12:00 UTC Credit" in page
     assert "$2.00 Succeeded" in page
     assert "Credit balance: $2.00" in page
 
@@ -92,7 +92,7 @@ def test_it_shows_a_receipt_and_its_pdf(portal, owner, cams, visa):
     change(portal, cams, "plus", "plus")
     order = Order.objects.get(account=owner, kind="charge")
     page = text(portal.get(reverse("portal:receipt", args=[order.order_id])))
-    assert f"Payment receipt Order ID {order.order_id} Date Mar 1, 2027, 00:00 UTC Account owner@example.com" in page
+    assert f"Payment receipt Order ID {order.order_id} Date 1 Mar 2027, 00:00 UTC Account owner@example.com" in page
     assert "Paid by card $7.98" in page and "Card Visa ending in 4242" in page
     pdf = portal.get(reverse("portal:receipt_pdf", args=[order.order_id]))
     assert pdf["Content-Type"] == "application/pdf"
@@ -129,9 +129,8 @@ def test_it_shows_an_app_store_subscription_read_only(portal, owner, cams):
     change_page = portal.get(reverse("portal:change"))
     assert "<form method=\"post\" novalidate>" not in change_page.content.decode()
     assert "Managed in the App Store" in text(change_page)
-    assert portal.get(reverse("portal:cancel"))["Location"] == reverse("portal:home")
     posted = portal.post(reverse("portal:change"), {**cams.plans("free", "free"), "cycle": "monthly"})
-    assert posted.status_code == 200 and "Managed in the App Store" in text(posted)
+    assert posted.status_code == 409 and "Managed in the App Store" in text(posted)
     cams.porch.refresh_from_db()
     assert cams.porch.plan == "plus"
 

@@ -269,7 +269,7 @@ def _drop(payment: payments.Payment, actor) -> None:
           new={"scheduled_cycle": None})
 
 
-def remove_camera(*, account, camera: Camera, actor) -> ChangeResult:
+def remove_camera(*, account, camera: Camera, actor, quote_id: str | None = None) -> ChangeResult:
     """The camera leaves the account: its paid line is removed as a change (credit or refund
     by POLICY.md), then the camera and all its clips are erased."""
     subscription = subscription_for(account)
@@ -281,7 +281,7 @@ def remove_camera(*, account, camera: Camera, actor) -> ChangeResult:
         result = ChangeResult(unchanged(state, clock.now(account), get_catalog()), [])
     else:
         refuse_if_store(subscription)
-        result = change_plan(account=account, cameras={camera.id: FREE}, actor=actor)
+        result = change_plan(account=account, cameras={camera.id: FREE}, quote_id=quote_id, actor=actor)
     erasure.erase_camera(camera.id, removed_by=actor)
     result.subscription = selectors.subscription_summary(account)  # without the erased camera
     return result

@@ -1,4 +1,7 @@
-"""Display filters: money from integer minor units, instants as UTC dates."""
+"""Display filters: money from integer minor units, instants as UTC dates.
+
+One date format on every page: "1 Apr 2027", and with a time "1 Apr 2027, 00:00 UTC"
+(the day first and the month in letters reads the same to every owner)."""
 
 from datetime import UTC, datetime
 
@@ -34,7 +37,7 @@ def as_datetime(value) -> datetime | None:
 
 def format_date(value) -> str:
     at = as_datetime(value)
-    return f"{at:%b} {at.day}, {at.year}" if at else ""
+    return f"{at.day} {at:%b} {at.year}" if at else ""
 
 
 def format_datetime(value) -> str:
@@ -44,11 +47,25 @@ def format_datetime(value) -> str:
 
 @register.filter
 def utcdate(value):
-    """ "Mar 1, 2027" (the instant is UTC; the page says so where the time matters)."""
+    """ "1 Mar 2027" (the instant is UTC; the page says so where the time matters)."""
     return format_date(value)
 
 
 @register.filter
 def utcdatetime(value):
-    """ "Mar 1, 2027, 14:05 UTC"."""
+    """ "1 Mar 2027, 14:05 UTC"."""
     return format_datetime(value)
+
+
+def when(value) -> str:
+    """A date, with its time only when it is not midnight (a change made at 14:05)."""
+    at = as_datetime(value)
+    if at is None:
+        return ""
+    return format_date(at) if (at.hour, at.minute, at.second) == (0, 0, 0) else format_datetime(at)
+
+
+@register.filter
+def instant(value):
+    """ "11 Mar 2027", or "16 Mar 2027, 12:00 UTC" for an instant that is not midnight."""
+    return when(value)

@@ -20,14 +20,24 @@ from camcare.portal.forms import ReauthForm, SignInForm, SignUpForm
 from camcare.portal.reauth import mark_password_entered
 
 
-def _next_url(request, default: str = "portal:home") -> str:
-    """The local page to go back to (?next=), never another site."""
+def safe_next(request) -> str:
+    """The local page to go back to (?next=), never another site; "" when none."""
     target = request.POST.get("next") or request.GET.get("next") or ""
     if target and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return target
-    return reverse(default)
+    return ""
+
+
+def _next_url(request, default: str = "portal:home") -> str:
+    return safe_next(request) or reverse(default)
+
+
+def _landing(request, account) -> str:
+    """Where a sign-in goes: the page asked for, else staff to the support console (they
+    serve owners; they have no plan of their own to manage), owners to their home."""
+    return _next_url(request, "support:search" if account.is_staff else "portal:home")
 
 
 def signup(request):
@@ -59,7 +69,7 @@ def form_status(request, form) -> int:
 
 def login(request):
     if request.user.is_authenticated:
-        return redirect(_next_url(request))
+        return redirect(_landing(request, request.user))
     form = SignInForm(request.POST or None)
     status = 200
     if request.method == "POST" and form.is_valid():
@@ -77,8 +87,9 @@ def login(request):
             else:
                 auth_login(request, account)
                 mark_password_entered(request)
-                return redirect(_next_url(request))
-    context = {"form": form, "next": request.POST.get("next") or request.GET.get("next", "")}
+                return redirect(_landing(request, account))
+    context = {"form": form, "next": request.POST.get("next") or request.GET.get("next", ""),
+               "sent_back": bool(safe_next(request)) and request.method == "GET"}
     return render(request, "portal/auth/login.html", context, status=status if status != 200 else form_status(request, form))
 
 

@@ -12,7 +12,7 @@ from camcare.billing.errors import BillingRefusal
 from camcare.portal import previews
 from camcare.portal.forms import ConfirmForm
 from camcare.portal.reauth import recent_password_required
-from camcare.portal.refusals import describe
+from camcare.portal.refusals import describe, store_refusal
 from camcare.portal.views.billing_forms import page_status
 from camcare.portal.views.change import execute_quote, preview_context
 from camcare.portal.views.common import store_context
@@ -22,10 +22,12 @@ from camcare.portal.views.common import store_context
 def cancel(request):
     account = request.user
     summary = selectors.subscription_summary(account)
-    if store_context(summary)["is_app_store"]:
-        messages.info(request, "This subscription is managed in the app store: cancel it there (steps below).")
-        return redirect("portal:home")
     shown = None
+    store = store_context(summary)
+    if store["is_app_store"]:
+        shown = store_refusal(request, store, "cancelled on the web")
+        return render(request, "portal/billing/cancel.html", {"shown": shown, "summary": summary},
+                      status=page_status(request, None, shown))
     if request.method == "POST":
         form = ConfirmForm(request.POST)
         stored = previews.recall(request, form.data.get("quote_id", ""))
@@ -48,9 +50,9 @@ def cancel(request):
         shown = shown or describe(refusal, request=request)
         return render(request, "portal/billing/cancel.html", {"shown": shown, "summary": summary},
                       status=page_status(request, None, shown))
-    previews.remember(request, result.quote_id, kind="cancel", result=result.to_api(), cameras={}, cycle=None)
+    stored = previews.remember(request, result, kind="cancel", cameras={}, cycle=None)
     # A fresh quote after a refusal: the page always offers what REMOVE would do now.
     form = ConfirmForm(initial={"quote_id": result.quote_id})
-    context = {**preview_context(request, previews.recall(request, result.quote_id)),
+    context = {**preview_context(request, stored), "camera_changes": [],  # the page says "every camera to Free"
                "form": form, "shown": shown, "summary": summary}
     return render(request, "portal/billing/cancel.html", context, status=page_status(request, None, shown))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from camcare.billing.channels import STORE_NAMES, STORE_STEPS
-from camcare.billing.models import Channel, OrderKind
+from camcare.billing.models import Channel
 from camcare.cameras import services
 from camcare.cameras.models import Camera
 from camcare.cameras.views import download_url
@@ -26,23 +26,6 @@ def store_context(summary: dict) -> dict:
         "store_name": STORE_NAMES.get(store, "the app store"),
         "store_steps": STORE_STEPS.get(store, []),
     }
-
-
-def describe_lines(result: dict, cameras: dict[str, Camera], catalog) -> list[dict]:
-    """Result lines (API shape) with the camera's name and the plan's name, in the order
-    of the cameras (account-wide lines last), each camera's credit before its charge."""
-    order = {camera_id: index for index, camera_id in enumerate(cameras)}
-    lines = sorted(result.get("lines", []), key=lambda line: (
-        order.get(line.get("camera"), len(order)), line["kind"] != OrderKind.CREDIT))
-    rows = []
-    for line in lines:
-        camera = cameras.get(line.get("camera") or "")
-        rows.append({
-            **line,
-            "plan_name": plan_name(catalog, line.get("plan")),
-            "camera_name": camera.name if camera else (f"All cameras on {plan_name(catalog, line.get('plan'))}" if not line.get("camera") else "A removed camera"),
-        })
-    return rows
 
 
 def describe_erasures(result: dict, cameras: dict[str, Camera]) -> list[dict]:

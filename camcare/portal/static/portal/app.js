@@ -20,7 +20,24 @@
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-print]");
     if (button) { window.print(); }
+    var copy = event.target.closest("[data-copy]");
+    if (copy) { copyFrom(copy); }
   });
+
+  // The device token's "Copy" button: shown only where the clipboard can be written.
+  function copyFrom(button) {
+    var input = document.getElementById(button.dataset.copy);
+    var said = button.parentElement.querySelector("[data-copied]");
+    navigator.clipboard.writeText(input.value).then(function () {
+      if (said) said.textContent = "Copied. Paste it into the camera's settings.";
+    }, function () {
+      input.select();
+      if (said) said.textContent = "Select the token and copy it by hand.";
+    });
+  }
+  if (navigator.clipboard && window.isSecureContext) {
+    document.querySelectorAll("[data-copy]").forEach(function (button) { button.hidden = false; });
+  }
 
   // Card number: group digits by four as they are typed (the server ignores spaces).
   document.addEventListener("input", function (event) {
