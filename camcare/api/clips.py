@@ -10,13 +10,16 @@ from ninja.files import UploadedFile
 from ninja.security import APIKeyHeader
 
 from camcare import clock
-from camcare.api.base import ApiError, caller, not_found
+from camcare.api.base import ApiError, caller, declared_length, not_found
 from camcare.api.schemas import ErrorOut
 from camcare.cameras import clipstore, services
 from camcare.cameras.errors import CameraRefusal
 from camcare.cameras.ranges import Unsatisfiable, ranged_response
 
 router = Router(tags=["clips"])
+
+# The one route that takes a multipart body; every other mutating route takes JSON.
+UPLOAD_PATH = "/api/v1/device/clips"
 
 # Multipart framing and the two small form fields around the file, in bytes: a request
 # declaring more than CLIP_MAX_BYTES plus this cannot hold an acceptable clip.
@@ -42,15 +45,20 @@ class ClipSizeGuard(FileUploadHandler):
 
 def guard_upload_size(request: HttpRequest) -> None:
     """413 before the body is read when the declared size is too big; otherwise watch
-    the bytes as they are parsed. Runs in the device authentication because ninja
-    authenticates before it parses the body, and the body is what must not be read."""
-    declared = request.META.get("CONTENT_LENGTH") or "0"
-    if declared.isdigit() and int(declared) > settings.CLIP_MAX_BYTES + MULTIPART_SLACK:
-        raise _too_large(int(declared) - MULTIPART_SLACK)
-    try:
+    the bytes as they are parsed. The Idempotency-Key middleware calls it before it reads
+    an upload, and the device authentication again (ninja authenticates before it parses
+    the body), so that no upload is ever read without it."""
+    declared = declared_length(request)
+    if declared is None and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        # Django under WSGI reads no byte of a body without Content-Length: the upload
+        # would arrive empty and be refused for a missing file, which says nothing useful.
+        raise ApiError(411, "length_required", "Send the upload with a Content-Length header; a chunked body is not read.")
+    if declared is not None and declared > settings.CLIP_MAX_BYTES + MULTIPART_SLACK:
+        raise _too_large(declared - MULTIPART_SLACK)
+    if hasattr(request, "_files"):
+        return  # parsed already, by the middleware after it installed the guard
+    if not any(isinstance(handler, ClipSizeGuard) for handler in request.upload_handlers):
         request.upload_handlers.insert(0, ClipSizeGuard(request))
-    except AttributeError:
-        pass  # already parsed (the Idempotency-Key middleware reads it): the view checks
 
 
 class DeviceAuth(APIKeyHeader):
@@ -73,8 +81,8 @@ class ClipCreated(Schema):
     id: str
 
 
-@router.post("/device/clips", auth=DeviceAuth(),
-             response={201: ClipCreated, 401: ErrorOut, 413: ErrorOut, 415: ErrorOut, 422: ErrorOut})
+@router.post(UPLOAD_PATH.removeprefix("/api/v1"), auth=DeviceAuth(),
+             response={201: ClipCreated, 401: ErrorOut, 411: ErrorOut, 413: ErrorOut, 415: ErrorOut, 422: ErrorOut})
 def upload_clip(request, file: File[UploadedFile], recorded_at: Form[str], duration_s: Form[int]):
     """A camera uploads one clip (MP4 or WebM, at most CLIP_MAX_BYTES). `recorded_at`
     is when the recording started, ISO 8601 with a time zone; `duration_s` in seconds."""

@@ -1,23 +1,29 @@
-"""Idempotency-Key for every mutating API call (POLICY.md section 10, API.md).
+"""The body of every mutating API call, bounded before anything reads it, and the
+Idempotency-Key of every one (POLICY.md section 10, API.md).
 
 A middleware rather than a decorator: it sees the raw body before any view parses it,
-and it wraps every router the same way. Authentication runs first: a call that does not
-authenticate is passed through (it answers 401, which is never kept).
+and it wraps every router the same way. The bounds come first (guard_body), because
+everything after them reads the body: the CSRF check, the fingerprint, ninja. Then
+authentication: a call that does not authenticate is passed through (it answers 401,
+which is never kept).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import timedelta
 
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja.utils import check_csrf
 
 from camcare import clock
-from camcare.api.base import account_for_bearer
+from camcare.api.base import ApiError, account_for_bearer, attribute_caller, load_json
+from camcare.api.clips import UPLOAD_PATH, guard_upload_size
 from camcare.api.models import IdempotencyRecord
 from camcare.audit.errors import record_error
 from camcare.tokens import hash_token
@@ -27,6 +33,9 @@ EXEMPT_PATHS = {"/api/v1/accounts", "/api/v1/tokens"}
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 KEEP_FOR = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
+# Printable ASCII with no space at either end: a key is stored and compared as text, and
+# a control character (NUL above all, which PostgreSQL cannot store) is no one's key.
+KEY_FORMAT = re.compile(r"[!-~](?:[ -~]*[!-~])?")
 
 
 def identify_caller(request: HttpRequest) -> str | None:
@@ -56,33 +65,59 @@ def identify_caller(request: HttpRequest) -> str | None:
 
 
 def body_fingerprint(request: HttpRequest) -> str:
-    """SHA-256 of the body as the server understands it: JSON compared as parsed, a
-    multipart body field by field (files by their bytes), anything else byte for byte."""
+    """SHA-256 of the body as the server understands it: JSON compared as parsed, an
+    upload field by field (files by their bytes), anything else byte for byte."""
+    if request.path == UPLOAD_PATH:
+        return _upload_fingerprint(request)
     digest = hashlib.sha256()
-    content_type = request.content_type or ""
-    if content_type.startswith("multipart/"):
-        for name in sorted(request.POST):
-            digest.update(json.dumps([name, request.POST.getlist(name)]).encode())
-        for name in sorted(request.FILES):
-            for upload in request.FILES.getlist(name):
-                digest.update(json.dumps(["file", name, upload.name, upload.size]).encode())
-                for chunk in upload.chunks():
-                    digest.update(chunk)
-                upload.seek(0)
-        return digest.hexdigest()
     raw = request.body
     try:
-        parsed = json.loads(raw) if raw.strip() else None
-    except (ValueError, UnicodeDecodeError):
+        parsed = load_json(raw) if raw.strip() else None
+    except (ValueError, ApiError):
         digest.update(b"raw:" + raw)
     else:
         digest.update(b"json:" + json.dumps(parsed, sort_keys=True, separators=(",", ":")).encode())
     return digest.hexdigest()
 
 
-def _error(request: HttpRequest, status: int, code: str, message: str) -> JsonResponse:
+def _upload_fingerprint(request: HttpRequest) -> str:
+    """Field by field: a client's retry draws a new multipart boundary."""
+    digest = hashlib.sha256()
+    for name in sorted(request.POST):
+        digest.update(json.dumps([name, request.POST.getlist(name)]).encode())
+    for name in sorted(request.FILES):
+        for upload in request.FILES.getlist(name):
+            digest.update(json.dumps(["file", name, upload.name, upload.size]).encode())
+            for chunk in upload.chunks():
+                digest.update(chunk)
+            upload.seek(0)
+    return digest.hexdigest()
+
+
+def guard_body(request: HttpRequest) -> None:
+    """Raise ApiError for a body that must not be read, before anything reads it: one
+    declared too large (413), an upload without a length (411). A JSON route's body is
+    then read once, within DATA_UPLOAD_MAX_MEMORY_SIZE, so that every later reader (the
+    CSRF check of a form, the fingerprint, ninja's parser) gets the same bytes."""
+    if request.path == UPLOAD_PATH:
+        guard_upload_size(request)
+        return
+    try:
+        request.body  # noqa: B018 (read for its bound and its cache)
+    except RequestDataTooBig as exc:
+        raise ApiError(413, "request_too_large", "The request body is too large.") from exc
+
+
+def _error(request: HttpRequest, status: int, code: str, message: str, headers: dict | None = None) -> JsonResponse:
     reference = record_error(request=request, status=status, code=code, message=message)
-    return JsonResponse({"code": code, "message": message, "reference": reference}, status=status)
+    response = JsonResponse({"code": code, "message": message, "reference": reference}, status=status)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def _refusal(request: HttpRequest, exc: ApiError) -> JsonResponse:
+    return _error(request, exc.status, exc.code, exc.message, exc.headers)
 
 
 def _kept(status: int) -> bool:
@@ -94,25 +129,33 @@ class IdempotencyMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        key = request.headers.get("Idempotency-Key")
-        if (
-            key is None
-            or request.method not in MUTATING
-            or not request.path.startswith(API_PREFIX)
-            or request.path.rstrip("/") in EXEMPT_PATHS
-        ):
+        if request.method not in MUTATING or not request.path.startswith(API_PREFIX):
             return self.get_response(request)
+        try:
+            guard_body(request)
+        except ApiError as exc:
+            attribute_caller(request)
+            return _refusal(request, exc)
+        key = request.headers.get("Idempotency-Key")
+        if key is None or request.path.rstrip("/") in EXEMPT_PATHS:
+            return self.get_response(request)
+        try:
+            return self._idempotent(request, key)
+        except ApiError as exc:  # the upload guard, stopping a body while it is parsed
+            return _refusal(request, exc)
+        except RequestDataTooBig:
+            return _error(request, 413, "request_too_large", "The request body is too large.")
+        except (TooManyFieldsSent, TooManyFilesSent, MultiPartParserError):
+            return _error(request, 400, "bad_request", "The request has a malformed form or too many form fields or files.")
+
+    def _idempotent(self, request: HttpRequest, key: str) -> HttpResponse:
         caller = identify_caller(request)
         if caller is None:
             return self.get_response(request)
-        if not key.strip() or len(key) > MAX_KEY_LENGTH:
-            return _error(request, 422, "invalid_idempotency_key", f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.")
-        try:
-            fingerprint = body_fingerprint(request)
-        except RequestDataTooBig:
-            return _error(request, 413, "request_too_large", "The request body is too large.")
-        except (TooManyFieldsSent, TooManyFilesSent):
-            return _error(request, 400, "bad_request", "The request has too many form fields or files.")
+        if len(key) > MAX_KEY_LENGTH or not KEY_FORMAT.fullmatch(key):
+            return _error(request, 422, "invalid_idempotency_key",
+                          f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters.")
+        fingerprint = body_fingerprint(request)
         record, earlier = self._claim(caller, key, request, fingerprint)
         if earlier is not None:
             return self._answer_repeat(request, earlier, fingerprint)

@@ -4,15 +4,26 @@ import functools
 import logging
 import traceback
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http.multipartparser import MultiPartParserError
 from django.urls import URLPattern
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI, Router
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.renderers import JSONRenderer
 
-from camcare.api import accounts, billing, cameras, clips, test_clock
-from camcare.api.base import ApiError, account_auth, attribute_caller, not_found
+from camcare.api import accounts, billing, cameras, clips, stores, test_clock
+from camcare.api.base import (
+    MAX_JSON_DEPTH,
+    ApiError,
+    JsonParser,
+    account_auth,
+    attribute_caller,
+    not_found,
+)
+from camcare.api.clips import UPLOAD_PATH
+from camcare.api.idempotency import EXEMPT_PATHS, KEY_FORMAT, MAX_KEY_LENGTH, MUTATING
 from camcare.audit.errors import record_error
 from camcare.billing.errors import BillingRefusal
 
@@ -20,16 +31,21 @@ log = logging.getLogger("camcare.api")
 
 
 def _contract_errors(view):
-    """Two answers ninja gives outside the exception handlers, made contract errors:
-    an id with a NUL in the path is no id (404; PostgreSQL could not even look it up), and
-    a wrong method gets {code, message, reference} instead of a bare text 405."""
+    """The answers ninja gives outside the exception handlers, made contract errors:
+    an id with a NUL in the path is no id (404; PostgreSQL could not even look it up), a
+    404 of its own views (its root) is filed under the caller, and a wrong method gets
+    {code, message, reference} instead of a bare text 405."""
 
     @functools.wraps(view)  # keeps csrf_exempt: ninja does its own CSRF check
     def wrapper(request: HttpRequest, *args, **kwargs):
         if any("\x00" in str(value) for value in kwargs.values()):
             attribute_caller(request)
             return error_response(request, 404, "not_found", "Not found.")
-        response = view(request, *args, **kwargs)
+        try:
+            response = view(request, *args, **kwargs)
+        except Http404:
+            attribute_caller(request)
+            return error_response(request, 404, "not_found", "No such API path.")
         if not isinstance(response, HttpResponseNotAllowed):
             return response
         attribute_caller(request)
@@ -40,6 +56,73 @@ def _contract_errors(view):
         return answer
 
     return wrapper
+
+
+# The errors an operation can answer because of what it is, rather than what it does
+# (API.md: "The OpenAPI document lists every status code each operation can answer").
+# Statuses are strings, as JSON has them, so that the document dumps with sorted keys.
+COMMON_ERRORS = {
+    "json": {
+        "400": f"`invalid_json`: the body is not UTF-8 JSON, or nests more than {MAX_JSON_DEPTH} levels",
+        "415": "`unsupported_media_type`: a form (multipart) body instead of JSON",
+        "422": "`invalid_request`: the body is not the JSON object this operation takes",
+    },
+    "body": {"413": "`request_too_large`: the body is larger than the server reads"},
+    "upload": {
+        "400": "`bad_request`: a malformed form, or too many fields or files",
+    },
+    "idempotent": {
+        "409": "`idempotency_key_in_use`: the first request with this Idempotency-Key is still running",
+        "422": "`idempotency_key_reused` (the key was used for another request) or `invalid_idempotency_key`",
+    },
+    "authenticated": {"401": "`unauthorized`: no valid credentials"},
+    "session_write": {"403": "`csrf_failed`: the portal's session cookie without the X-CSRFToken header"},
+    "path_ids": {"404": "`not_found`: no such id for the caller"},
+}
+
+IDEMPOTENCY_HEADER = {
+    "in": "header", "name": "Idempotency-Key", "required": False,
+    "description": "Replays the first answer for 24 h instead of acting twice (API.md, Idempotency)",
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": f"^{KEY_FORMAT.pattern}$"},
+}
+
+
+def _kinds(method: str, path: str, operation: dict) -> list[str]:
+    """What `operation` is, as the keys of COMMON_ERRORS."""
+    mutating = method.upper() in MUTATING
+    body = operation.get("requestBody", {}).get("content", {})
+    security = {name for requirement in operation.get("security", ()) for name in requirement}
+    kinds = {
+        "json": "application/json" in body,
+        "body": mutating and path != UPLOAD_PATH,
+        "upload": path == UPLOAD_PATH,
+        # The middleware keeps answers per caller: an unauthenticated call has no key.
+        "idempotent": mutating and bool(security) and path not in EXEMPT_PATHS,
+        "authenticated": bool(security),
+        "session_write": mutating and "PortalSessionAuth" in security,
+        "path_ids": any(parameter["in"] == "path" for parameter in operation.get("parameters", ())),
+    }
+    return [kind for kind, applies in kinds.items() if applies]
+
+
+def _error_answer(description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
+
+
+def add_common_errors(schema: dict) -> dict:
+    """Every operation documents the errors of its kinds (an error it declares itself keeps
+    its own description), and an idempotent one its Idempotency-Key header."""
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            responses = {str(status): answer for status, answer in operation["responses"].items()}
+            kinds = _kinds(method, path, operation)
+            for kind in kinds:
+                for status, description in COMMON_ERRORS[kind].items():
+                    responses.setdefault(status, _error_answer(description))
+            operation["responses"] = responses
+            if "idempotent" in kinds:
+                operation["parameters"] = [*operation.get("parameters", ()), IDEMPOTENCY_HEADER]
+    return schema
 
 
 class CamcareApi(NinjaAPI):
@@ -53,18 +136,9 @@ class CamcareApi(NinjaAPI):
         return urls
 
     def get_openapi_schema(self, *args, **kwargs):
-        """Every authenticated operation also documents its 401 error body. Status keys are
-        made strings (as JSON has them) so that the document can be dumped with sorted keys."""
-        schema = super().get_openapi_schema(*args, **kwargs)
-        unauthorized = {"description": "Unauthorized",
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
-        for operations in schema["paths"].values():
-            for operation in operations.values():
-                responses = {str(status): answer for status, answer in operation["responses"].items()}
-                if operation.get("security"):
-                    responses.setdefault("401", unauthorized)
-                operation["responses"] = responses
-        return schema
+        """Each operation also documents the errors every operation of its kind can answer
+        (add_common_errors)."""
+        return add_common_errors(super().get_openapi_schema(*args, **kwargs))
 
 
 api = CamcareApi(
@@ -74,6 +148,7 @@ api = CamcareApi(
     urls_namespace="api-v1",
     auth=account_auth,
     renderer=JSONRenderer(),
+    parser=JsonParser(),
 )
 
 
@@ -136,6 +211,8 @@ NINJA_ERRORS = {
 
 @api.exception_handler(HttpError)
 def on_http_error(request, exc: HttpError):
+    if isinstance(exc.__cause__, ApiError):  # ninja wraps whatever its parser raises as a 400
+        return on_api_error(request, exc.__cause__)
     text = str(exc)
     known = next((v for (status, prefix), v in NINJA_ERRORS.items()
                   if status == exc.status_code and text.startswith(prefix)), None)
@@ -148,6 +225,14 @@ def on_http_error(request, exc: HttpError):
 @api.exception_handler(RequestDataTooBig)
 def on_too_big(request, exc):
     return error_response(request, 413, "request_too_large", "The request body is too large.")
+
+
+def on_malformed_form(request, exc):
+    return error_response(request, 400, "bad_request", "The request has a malformed form or too many form fields or files.")
+
+
+for malformed in (TooManyFieldsSent, TooManyFilesSent, MultiPartParserError):
+    api.add_exception_handler(malformed, on_malformed_form)
 
 
 @api.exception_handler(Http404)
@@ -171,6 +256,7 @@ api.add_router("", cameras.router)
 api.add_router("", billing.router)
 api.add_router("", clips.router)
 api.add_router("", test_clock.router)
+api.add_router("", stores.router)
 
 # Last of all: any other path under /api/v1/ is a JSON 404 filed under its caller (rather
 # than the portal's 404, which knows only the session).
@@ -185,3 +271,11 @@ def unknown_path(request, rest: str):
 
 
 api.add_router("", unknown_paths)
+
+
+@csrf_exempt  # it changes nothing, and a POST with a session cookie is answered 404 too
+def not_an_api_path(request: HttpRequest) -> HttpResponse:
+    """The paths under /api that no router serves (/api, /api/v1 without its slash,
+    /api/v2/...): the same JSON 404 as an unknown path under /api/v1/, never HTML."""
+    attribute_caller(request)
+    return error_response(request, 404, "not_found", "No such API path.")

@@ -14,7 +14,16 @@ from dataclasses import dataclass
 from django.http import StreamingHttpResponse
 
 CHUNK = 64 * 1024
-_SPEC = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
+_SPEC = re.compile(r"[ \t]*([0-9]*)[ \t]*-[ \t]*([0-9]*)[ \t]*")
+# Digits past this many say "beyond any byte of any clip", whatever they spell; converting
+# them would only cost time (or fail, past Python's 4300-digit limit: a 500).
+MAX_DIGITS = 18
+BEYOND = 10**MAX_DIGITS
+
+
+def _position(digits: str) -> int:
+    significant = digits.lstrip("0")
+    return int(significant or "0") if len(significant) <= MAX_DIGITS else BEYOND
 
 
 class Unsatisfiable(Exception):
@@ -40,19 +49,19 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     unit, _, specs = header.partition("=")
     if unit.strip().lower() != "bytes" or not specs or "," in specs:
         return None
-    match = _SPEC.match(specs)
+    match = _SPEC.fullmatch(specs)
     if match is None:
         return None
     first, last = match.groups()
     if not first and not last:
         return None
     if not first:  # suffix: the last n bytes
-        suffix = int(last)
+        suffix = _position(last)
         if suffix == 0 or size == 0:
             raise Unsatisfiable()
         return ByteRange(max(0, size - suffix), size - 1)
-    start = int(first)
-    end = int(last) if last else size - 1
+    start = _position(first)
+    end = _position(last) if last else size - 1
     if last and end < start:
         return None  # invalid range-spec: ignored
     if start >= size:

@@ -1,5 +1,6 @@
 """Portal pages of the cameras app: register a camera, a camera's clips with playback,
-and the ZIP of the clips a change would erase (POLICY.md section 6: "download first")."""
+and the ZIP of a camera's clips before a cut-off (POLICY.md section 6: "download first";
+the ZIP of a whole quoted change is the portal's, which reads the quote)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,16 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from camcare.audit.errors import record_error
-from camcare.billing.models import Quote
 from camcare.cameras import erasure, services
 from camcare.cameras.errors import CameraRefusal
 from camcare.cameras.forms import RegisterCameraForm
-from camcare.cameras.zipstream import safe_folder, zip_clips
+from camcare.cameras.zipstream import safe_folder, zip_response
 from camcare.domain.periods import parse_instant
 
 CLIPS_PER_PAGE = 50
@@ -52,8 +52,13 @@ def register(request):
     return render(request, "cameras/register.html", {"form": form}, status=422 if form.errors else 200)
 
 
+def _is_id(text: str) -> bool:
+    """False for text no id holds: one with a NUL, which PostgreSQL cannot even compare."""
+    return "\x00" not in text
+
+
 def _owned_camera(request, camera_id: str):
-    camera = services.camera_of(request.user, camera_id)
+    camera = services.camera_of(request.user, camera_id) if _is_id(camera_id) else None
     if camera is None:
         raise Http404("No such camera.")
     return camera
@@ -66,21 +71,15 @@ def clips(request, camera_id: str):
     camera = _owned_camera(request, camera_id)
     page = Paginator(services.visible_clips(camera), CLIPS_PER_PAGE).get_page(request.GET.get("page"))
     playing = None
-    if request.GET.get("play"):
-        playing = services.visible_clips(camera).filter(id=request.GET["play"]).first()
+    play = request.GET.get("play", "")
+    if play and _is_id(play):
+        playing = services.visible_clips(camera).filter(id=play).first()
     return render(request, "cameras/clips.html", {
         "camera": camera,
         "page": page,
         "playing": playing,
         "history_days": services.history_days(camera.plan),
     })
-
-
-def _zip_response(clips, filename: str) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(zip_clips(clips), content_type="application/zip")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 def _stamp(instant: datetime) -> str:
@@ -98,31 +97,7 @@ def download_doomed(request, camera_id: str):
     except ValueError:
         return _refuse(request, 400, "invalid_before", "The link is incomplete: it needs ?before=<instant>, like 2026-11-12T10:00:00Z.")
     doomed = erasure.clips_before(camera.id, before).select_related("camera").iterator(chunk_size=200)
-    return _zip_response(doomed, f"camcare-{safe_folder(camera.name)}-before-{_stamp(before)}.zip")
-
-
-@login_required
-@require_GET
-def download_quote(request):
-    """`?quote=<quote id>`: one ZIP of every clip the quoted change would erase, on every
-    camera whose window it shrinks, with the quote's cut-offs."""
-    quote = Quote.objects.filter(account=request.user, id=request.GET.get("quote", "")).first()
-    if quote is None:
-        raise Http404("No such quote.")
-    shrinks = _quote_shrinks(quote)
-    return _zip_response(_clips_of_shrinks(request.user, shrinks), f"camcare-clips-{_stamp(quote.at)}.zip")
-
-
-def _quote_shrinks(quote: Quote) -> list[tuple[str, datetime]]:
-    """(camera id, cut-off) of each camera the quoted change shrinks. The quote stores the
-    outcome as billing.outcomes.outcome_to_json: shrinks = [[camera, old, new, cutoff]]."""
-    return [(item[0], parse_instant(item[3])) for item in quote.outcome.get("shrinks", [])]
-
-
-def _clips_of_shrinks(account, shrinks):
-    for camera_id, cutoff in shrinks:
-        clips = erasure.clips_before(camera_id, cutoff).filter(camera__account=account)
-        yield from clips.select_related("camera").iterator(chunk_size=200)
+    return zip_response(doomed, f"camcare-{safe_folder(camera.name)}-before-{_stamp(before)}.zip")
 
 
 def download_url(camera_id: str, before: datetime | str) -> str:

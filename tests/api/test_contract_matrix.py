@@ -7,6 +7,7 @@ new route cannot go untested: add it to ROUTES and every test below covers it.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -134,10 +135,13 @@ ROUTES: dict[tuple[str, str], Route] = {
             Case("centuries ahead", lambda w: {"now": "9999-12-31T23:59:59Z"}, code="invalid_time"),
         ),
     ),
+    # Public, trusted only through the signature or token they carry (tests/stores/).
+    ("POST", "/api/v1/stores/apple/notifications"): Route("store"),
+    ("POST", "/api/v1/stores/google/notifications"): Route("store"),
 }
 
 PUBLIC = [key for key, route in ROUTES.items() if route.auth == "public"]
-PROTECTED = [key for key, route in ROUTES.items() if route.auth != "public"]
+PROTECTED = [key for key, route in ROUTES.items() if route.auth in ("account", "device")]
 WITH_BODY = [key for key, route in ROUTES.items() if route.body is not None]
 WITH_IDS = [key for key in ROUTES if "{" in key[1]]
 
@@ -150,6 +154,17 @@ def fill(path: str, person) -> str:
     """The path with `person`'s real ids in it."""
     return (path.replace("{camera_id}", person.camera(next(iter(person.cameras))))
             .replace("{clip_id}", person.clip_id).replace("{order_id}", person.order_id))
+
+
+@functools.cache
+def documented(key: tuple[str, str]) -> set[str]:
+    method, path = key
+    return set(ninja_api.get_openapi_schema()["paths"][path][method.lower()]["responses"])
+
+
+def assert_documented(key: tuple[str, str], response) -> None:
+    """API.md: the OpenAPI document lists every status code each operation can answer."""
+    assert str(response.status_code) in documented(key), f"{key} answers {response.status_code}, undocumented"
 
 
 def call(client_api, method: str, path: str, body=None, **kwargs):
@@ -190,6 +205,7 @@ def test_it_answers_401_to_a_caller_without_valid_credentials(key, credentials, 
     before = db_state()
     response = call(anon_api, method, fill(path, world.owner), body, headers=headers)
     assert_error(response, 401, "unauthorized")
+    assert_documented(key, response)
     assert db_state() == before
 
 
@@ -252,6 +268,7 @@ def test_it_answers_404_for_any_malformed_id_in_the_path(key, weird, world, api)
     before = db_state()
     response = call(api, method, re.sub(r"\{\w+\}", weird, path))
     assert_error(response, 404, account=world.owner.account)
+    assert_documented(key, response)
     assert db_state() == before
 
 
@@ -343,6 +360,7 @@ def test_it_refuses_malformed_input_with_a_clear_4xx_and_changes_nothing(key, ca
     before = db_state()
     response = call(client_api, method, path, case.body(world))
     assert_error(response, case.status, case.code, account=account)
+    assert_documented(key, response)
     assert db_state() == before
 
 
@@ -356,6 +374,7 @@ def test_it_accepts_the_valid_body_the_matrix_starts_from(key, world, api, anon_
     assert response.status_code in (200, 201), response.content
 
 
+UPLOAD = ("POST", "/api/v1/device/clips")
 UPLOAD_CASES = [
     ("no file", {"content": False}, 422, None),
     ("not a video", {"content": b"hello, I am text"}, 415, "unsupported_media_type"),
@@ -375,6 +394,7 @@ def test_it_refuses_a_malformed_clip_upload_and_stores_nothing(label, kwargs, st
     before = db_state()
     response = upload(Client(), token, **kwargs)
     assert_error(response, status, code, account=world.owner.account)
+    assert_documented(UPLOAD, response)
     assert db_state() == before
 
 
@@ -395,6 +415,7 @@ def test_it_refuses_an_upload_that_is_not_multipart(body, world):
                              headers={"Authorization": f"Device {token}"})
     assert 400 <= response.status_code < 500, response.content
     assert_error(response, response.status_code, account=world.owner.account)
+    assert_documented(UPLOAD, response)
     assert db_state() == before
 
 
@@ -403,6 +424,7 @@ def test_it_refuses_a_body_too_large_to_read_with_413(world, api):
     response = api.post("subscription/preview", data=json.dumps({"cameras": {}, "pad": "x" * 3_000_000}),
                         content_type="application/json")
     assert_error(response, 413, "request_too_large", account=world.owner.account)
+    assert_documented(("POST", "/api/v1/subscription/preview"), response)
     assert db_state() == before
 
 

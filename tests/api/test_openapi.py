@@ -62,3 +62,57 @@ def test_it_documents_a_401_on_every_route_that_needs_credentials():
             if operation.get("security"):
                 assert "401" in operation["responses"], (method, path)
     assert "security" not in paths["/api/v1/plans"]["get"]
+
+
+def _operations():
+    for path, operations in json.loads(render_openapi())["paths"].items():
+        for method, operation in operations.items():
+            yield method.upper(), path, operation
+
+
+ERROR_BODY = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+
+
+def test_it_documents_every_error_with_the_error_body():
+    for method, path, operation in _operations():
+        for status, answer in operation["responses"].items():
+            if status.startswith("4"):
+                assert answer["content"] == ERROR_BODY, (method, path, status)
+
+
+def test_it_documents_invalid_json_and_its_kin_on_every_operation_that_takes_json():
+    """What schemathesis found answered but undocumented: 400 invalid_json."""
+    taking_json = [(m, p, o) for m, p, o in _operations() if "application/json" in o.get("requestBody", {}).get("content", {})]
+    assert len(taking_json) >= 8
+    for method, path, operation in taking_json:
+        assert {"400", "413", "415", "422"} <= set(operation["responses"]), (method, path)
+        assert "invalid_json" in operation["responses"]["400"]["description"], (method, path)
+
+
+def test_it_documents_a_404_on_every_operation_with_an_id_in_its_path():
+    for method, path, operation in _operations():
+        if "{" in path:
+            assert "404" in operation["responses"], (method, path)
+
+
+def test_it_documents_a_413_on_every_operation_that_reads_a_body():
+    for method, path, operation in _operations():
+        if method in {"POST", "PUT", "PATCH", "DELETE"}:
+            assert "413" in operation["responses"], (method, path)
+
+
+def test_it_documents_the_idempotency_key_on_every_authenticated_write_but_signing_in():
+    for method, path, operation in _operations():
+        named = {parameter["name"] for parameter in operation.get("parameters", ())}
+        takes_key = (method in {"POST", "PUT", "PATCH", "DELETE"} and bool(operation.get("security"))
+                     and path not in {"/api/v1/accounts", "/api/v1/tokens"})
+        assert ("Idempotency-Key" in named) == takes_key, (method, path)
+        if takes_key:
+            assert {"409", "422"} <= set(operation["responses"]), (method, path)
+
+
+def test_it_documents_the_csrf_refusal_on_every_write_a_portal_session_may_make():
+    for method, path, operation in _operations():
+        session = any("PortalSessionAuth" in requirement for requirement in operation.get("security", ()))
+        if session and method != "GET":
+            assert "403" in operation["responses"], (method, path)

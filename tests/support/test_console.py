@@ -1,4 +1,8 @@
-"""The support console: staff only, finds accounts three ways, audited refunds and credits."""
+"""The support console: staff only, finds accounts three ways, audited refunds and credits,
+each money form acting once however often it is sent."""
+
+from collections import Counter
+from html.parser import HTMLParser
 
 import pytest
 from django.test import Client
@@ -32,10 +36,11 @@ def test_it_hides_the_console_from_owners(owner):
     assert client.get(f"/support/accounts/{owner.pk}/").status_code == 404
 
 
-def test_it_sends_anonymous_visitors_to_sign_in(db):
-    response = Client().get("/support/")
-    assert response.status_code == 302
-    assert "/login/" in response["Location"]
+def test_it_answers_404_to_anonymous_visitors_without_sending_them_to_sign_in(owner):
+    for url in ("/support/", f"/support/accounts/{owner.pk}/"):
+        response = Client().get(url)
+        assert response.status_code == 404
+        assert "Location" not in response
 
 
 def test_it_finds_an_account_by_email_in_any_case(staff_client, owner):
@@ -62,8 +67,105 @@ def test_it_audits_every_look_at_an_account(staff_client, staff, owner):
     assert AuditEvent.objects.filter(actor=staff, account=owner, action="support.viewed_account").count() == 1
 
 
+class Page(HTMLParser):
+    """The elements of a page with an id, the labels, and the form each one is in."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.form = None
+        self.ids: list[tuple[str, str | None]] = []  # (id, form action)
+        self.labels: list[tuple[str, str | None]] = []  # (for, form action)
+        self.inputs: dict[str, dict] = {}  # id -> attributes
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self.form = attrs.get("action")
+        if "id" in attrs:
+            self.ids.append((attrs["id"], self.form))
+        if tag == "input" and "id" in attrs:
+            self.inputs[attrs["id"]] = attrs
+        if tag == "label" and "for" in attrs:
+            self.labels.append((attrs["for"], self.form))
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.form = None
+
+
+def account_page(client, owner) -> Page:
+    return Page(client.get(f"/support/accounts/{owner.pk}/").content.decode())
+
+
+def sent_from_page(client, owner, form: str, **fields) -> dict:
+    """The form's fields with the one-time key its page was rendered with."""
+    return {**fields, "request_key": account_page(client, owner).inputs[f"{form}_request_key"]["value"]}
+
+
+def test_it_gives_each_form_field_an_id_of_its_own(staff_client, paid_owner):
+    page = account_page(staff_client, paid_owner)
+    repeated = [name for name, count in Counter(name for name, _ in page.ids).items() if count > 1]
+    assert not repeated
+    where = dict(page.ids)
+    assert page.labels and all(where.get(target) == form for target, form in page.labels)
+
+
+def test_it_renders_a_new_one_time_key_with_each_page(staff_client, paid_owner):
+    first = sent_from_page(staff_client, paid_owner, "credit")["request_key"]
+    second = sent_from_page(staff_client, paid_owner, "credit")["request_key"]
+    refund = sent_from_page(staff_client, paid_owner, "refund")["request_key"]
+    assert len({first, second, refund}) == 3
+
+
+def test_it_refuses_a_money_form_without_its_key_and_renders_one(staff_client, paid_owner):
+    response = staff_client.post(f"/support/accounts/{paid_owner.pk}/credit/", {"amount": "250", "reason": "Outage"})
+    assert response.status_code == 200
+    assert "not sent from its page" in response.content.decode()
+    assert selectors.credit_balance(paid_owner) == 0
+    renewed = Page(response.content.decode()).inputs["credit_request_key"]["value"]
+    assert len(renewed) == 32
+
+
+def test_it_keeps_the_key_of_a_refused_form_shown_again(staff_client, paid_owner):
+    """Sent again after a refusal (too much), the form still names the first attempt."""
+    charge = Order.objects.get(account=paid_owner, kind="charge")
+    data = sent_from_page(staff_client, paid_owner, "refund", order_id=charge.order_id, amount="400", reason="Too much")
+    response = staff_client.post(f"/support/accounts/{paid_owner.pk}/refund/", data)
+    assert Page(response.content.decode()).inputs["refund_request_key"]["value"] == data["request_key"]
+
+
+def test_it_adds_credit_once_for_a_form_sent_twice(staff_client, paid_owner):
+    data = sent_from_page(staff_client, paid_owner, "credit", amount="250", reason="Outage on Mar 3")
+    first = staff_client.post(f"/support/accounts/{paid_owner.pk}/credit/", data)
+    again = staff_client.post(f"/support/accounts/{paid_owner.pk}/credit/", data)
+    assert (first.status_code, again.status_code) == (302, 302)
+    assert selectors.credit_balance(paid_owner) == 250
+    assert Order.objects.filter(account=paid_owner, kind="credit").count() == 1
+
+
+def test_it_refunds_once_for_a_form_sent_twice(staff_client, paid_owner):
+    charge = Order.objects.get(account=paid_owner, kind="charge")
+    data = sent_from_page(staff_client, paid_owner, "refund", order_id=charge.order_id, amount="100", reason="Goodwill")
+    first = staff_client.post(f"/support/accounts/{paid_owner.pk}/refund/", data)
+    again = staff_client.post(f"/support/accounts/{paid_owner.pk}/refund/", data)
+    assert (first.status_code, again.status_code) == (302, 302)
+    assert Order.objects.filter(account=paid_owner, kind="refund").count() == 1
+    assert selectors.refundable_of(charge) == 299
+
+
+def test_it_refunds_again_with_a_new_page(staff_client, paid_owner):
+    """Two refunds meant as two (two pages, two keys) are two."""
+    charge = Order.objects.get(account=paid_owner, kind="charge")
+    for _ in range(2):
+        data = sent_from_page(staff_client, paid_owner, "refund", order_id=charge.order_id, amount="100", reason="Twice")
+        assert staff_client.post(f"/support/accounts/{paid_owner.pk}/refund/", data).status_code == 302
+    assert selectors.refundable_of(charge) == 199
+
+
 def test_it_issues_an_audited_credit(staff_client, staff, paid_owner):
-    response = staff_client.post(f"/support/accounts/{paid_owner.pk}/credit/", {"amount": "250", "reason": "Outage on Mar 3"})
+    data = sent_from_page(staff_client, paid_owner, "credit", amount="250", reason="Outage on Mar 3")
+    response = staff_client.post(f"/support/accounts/{paid_owner.pk}/credit/", data)
     assert response.status_code == 302
     assert selectors.credit_balance(paid_owner) == 250
     event = AuditEvent.objects.get(action="support.credit")
@@ -72,8 +174,8 @@ def test_it_issues_an_audited_credit(staff_client, staff, paid_owner):
 
 def test_it_refunds_part_of_a_charge_to_the_card(staff_client, paid_owner):
     charge = Order.objects.get(account=paid_owner, kind="charge")
-    response = staff_client.post(f"/support/accounts/{paid_owner.pk}/refund/",
-                                 {"order_id": charge.order_id, "amount": "100", "reason": "Goodwill"})
+    data = sent_from_page(staff_client, paid_owner, "refund", order_id=charge.order_id, amount="100", reason="Goodwill")
+    response = staff_client.post(f"/support/accounts/{paid_owner.pk}/refund/", data)
     assert response.status_code == 302
     refund = Order.objects.get(account=paid_owner, kind="refund")
     assert (refund.amount, refund.refers_to, refund.status) == (100, charge, "succeeded")
@@ -83,8 +185,8 @@ def test_it_refunds_part_of_a_charge_to_the_card(staff_client, paid_owner):
 
 def test_it_refuses_to_refund_more_than_is_left(staff_client, paid_owner):
     charge = Order.objects.get(account=paid_owner, kind="charge")
-    response = staff_client.post(f"/support/accounts/{paid_owner.pk}/refund/",
-                                 {"order_id": charge.order_id, "amount": "400", "reason": "Too much"})
+    data = sent_from_page(staff_client, paid_owner, "refund", order_id=charge.order_id, amount="400", reason="Too much")
+    response = staff_client.post(f"/support/accounts/{paid_owner.pk}/refund/", data)
     assert response.status_code == 200
     assert "At most 399 cents" in response.content.decode()
     assert not Order.objects.filter(kind="refund").exists()
@@ -92,7 +194,7 @@ def test_it_refuses_to_refund_more_than_is_left(staff_client, paid_owner):
 
 def test_it_refuses_a_refund_of_another_accounts_charge(staff_client, paid_owner, outsider):
     charge = Order.objects.get(account=paid_owner, kind="charge")
-    response = staff_client.post(f"/support/accounts/{outsider.pk}/refund/",
-                                 {"order_id": charge.order_id, "amount": "100", "reason": "Wrong account"})
+    data = sent_from_page(staff_client, outsider, "refund", order_id=charge.order_id, amount="100", reason="Wrong account")
+    response = staff_client.post(f"/support/accounts/{outsider.pk}/refund/", data)
     assert "No charge with this Order ID" in response.content.decode()
     assert not Order.objects.filter(kind="refund").exists()
