@@ -4,6 +4,7 @@ sent to their console, every sign-up error at once, app-store refusals with a re
 
 import re
 
+import pytest
 from django.urls import reverse
 
 from camcare.billing import actions
@@ -91,3 +92,11 @@ def test_it_refuses_an_app_store_cancel_with_a_reference_and_the_steps(portal, o
     cams.porch.refresh_from_db()
     assert cams.porch.plan == "plus"
 
+
+
+@pytest.mark.parametrize("path", ["/cameras/%00/rename/", "/cameras/%00/remove/", "/change/preview/%00/",
+                                  "/payments/ORD-%00/", "/cameras/%00/clips/"])
+def test_it_answers_404_for_a_nul_in_a_path(portal, path):
+    response = portal.get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")  # the portal's page, not a 500
