@@ -33,7 +33,6 @@ from camcare.stores.entitlements import (
     NotVerified,
     PurchaseState,
     Received,
-    StoreUnavailable,
     Transaction,
     instant,
     receive,
@@ -64,8 +63,10 @@ def verifier() -> SignedDataVerifier:
             environment=config.apple_environment(), bundle_id=config.apple_bundle_id(), app_apple_id=config.apple_app_id(),
         )
     except (ValueError, OSError) as exc:  # e.g. Production without an app id, an unreadable certificate file
+        # Nothing can verify without the trust configured: the payload is refused like any
+        # unverifiable one (400, like Google's unconfigured push), and the log says why.
         log.error("Apple notifications are misconfigured: %s", exc)
-        raise StoreUnavailable(f"Apple notifications are not configured: {exc}") from exc
+        raise NotVerified(f"not configured: {exc}") from exc
 
 
 def _verified(signed_payload: str):
