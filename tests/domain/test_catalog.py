@@ -7,30 +7,9 @@ import pytest
 
 from camcare.domain.catalog import Catalog, CatalogError
 from camcare.domain.periods import Cycle
+from tests.domain.catalog_texts import FREE, PLUS
 
 SHIPPED = Path(__file__).resolve().parents[2] / "catalog.toml"
-
-FREE = """
-[[plan]]
-code = "free"
-name = "Free"
-scope = "camera"
-max_cameras = 0
-history_days = 2
-currency = "USD"
-prices = { monthly = 0, annual = 0 }
-"""
-
-PLUS = """
-[[plan]]
-code = "plus"
-name = "Plus"
-scope = "camera"
-max_cameras = 1
-history_days = 14
-currency = "USD"
-prices = { monthly = 399, annual = 3999 }
-"""
 
 
 def test_it_loads_the_shipped_catalog_with_the_policy_prices():

@@ -9,17 +9,7 @@ import pytest
 
 from camcare.domain.catalog import Catalog, CatalogError
 from camcare.domain.periods import Cycle
-
-FREE = """
-[[plan]]
-code = "free"
-name = "Free"
-scope = "camera"
-max_cameras = 0
-history_days = 2
-currency = "USD"
-prices = { monthly = 0, annual = 0 }
-"""
+from tests.domain.catalog_texts import FREE
 
 DAY = """
 [[plan]]

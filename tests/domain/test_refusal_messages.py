@@ -20,21 +20,11 @@ from camcare.domain.pricing import (
     fraction_left,
     price_change,
 )
+from tests.domain.catalog_texts import FREE
 
 CATALOG = Catalog.load(Path(__file__).resolve().parents[2] / "catalog.toml")
 MARCH = Period(datetime(2027, 3, 1, tzinfo=UTC), datetime(2027, 4, 1, tzinfo=UTC))
 AT = datetime(2027, 3, 11, tzinfo=UTC)
-
-FREE = """
-[[plan]]
-code = "free"
-name = "Free"
-scope = "camera"
-max_cameras = 0
-history_days = 2
-currency = "USD"
-prices = { monthly = 0, annual = 0 }
-"""
 
 
 def refusal(snapshot: Snapshot, target: dict, cycle: Cycle | None = None) -> ChangeRefused:
