@@ -79,6 +79,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_tasks_db",
     "camcare.audit",
     "camcare.notices",
     "camcare.accounts",
@@ -98,6 +101,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): the console's second factor
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -289,3 +293,9 @@ WHITENOISE_AUTOREFRESH = not PRODUCTION
 # Pages name static files only through {% static %} (hashed names), so the unhashed copies
 # are dead weight: dropping them halves what collectstatic compresses at every start.
 WHITENOISE_KEEP_ONLY_HASHED_FILES = True
+
+# The billing run's fan-out (README "Billing run"): batches are django.tasks tasks kept in
+# this database and taken by `manage.py db_worker` processes. The database, not the
+# queue, decides what is billed, so a batch taken twice or lost to a dead worker is
+# harmless: the next run or worker finds what is still due.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
