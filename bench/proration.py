@@ -1,6 +1,7 @@
-"""How fast is a preview? Prints each figure with its baseline (ARCHITECTURE.md bench/).
+"""How fast is a preview? Prints each figure next to its target and baseline (ARCHITECTURE.md
+bench/; the targets are issue 10's).
 
-  .venv/bin/python bench/proration.py [--seconds 2]
+  .venv/bin/python bench/proration.py [--seconds 2] [--rounds 10]
 
 1. The pure domain core: `price_change` previews per second for an account with 10 cameras
    (5 on plus moving to a mix of plus and premium), no database.
@@ -9,15 +10,23 @@
    its quote), next to
 3. GET /api/v1/test-clock through the same client: a trivial authenticated endpoint, the
    framework's floor (authentication, middleware, JSON), so the ratio is the cost of billing.
+4. The latency of each preview (p50, p99) and the SQL statements one preview runs.
+
+Timing is wall time on a machine others share: each figure is the median of --rounds short
+rounds, with the slowest and fastest round next to it, and the preview and the floor
+alternate round by round so that a neighbour's load falls on both alike. Read the figures
+as noisy; the ratio and the query count are the steadier ones.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,16 +36,54 @@ sys.path.insert(0, str(ROOT))
 CAMERAS = 10
 AT = datetime(2027, 3, 11, tzinfo=UTC)  # inside the March period anchored on Mar 1
 
+# Issue 10: the figures before it (measured on the issue's machine) and its targets.
+DOMAIN_BASELINE, DOMAIN_TARGET = 13_461, 50_000  # previews/s, 10 cameras
+RATIO_BASELINE, RATIO_TARGET = 0.14, 0.5  # preview req/s over floor req/s
+P99_TARGET_MS = 20.0
+QUERIES_BASELINE = 8  # SQL statements per API preview, authentication included
 
-def rate(call, seconds: float) -> float:
-    """Calls per second of `call` over about `seconds` of wall time (after one warm-up)."""
-    call()
-    done, start = 0, time.perf_counter()
-    while (elapsed := time.perf_counter() - start) < seconds:
-        for _ in range(20):
+
+def timed_calls(call: Callable[[], None], seconds: float, batch: int) -> list[float]:
+    """The wall time of each call of `call` in seconds, over about `seconds`, timed in
+    batches of `batch` calls (each call of a batch counts its average)."""
+    times: list[float] = []
+    end = time.perf_counter() + seconds
+    while (start := time.perf_counter()) < end:
+        for _ in range(batch):
             call()
-        done += 20
-    return done / elapsed
+        times += [(time.perf_counter() - start) / batch] * batch
+    return times
+
+
+def rounds(calls: dict[str, Callable[[], None]], seconds: float, count: int,
+           batch: int = 1) -> dict[str, list[list[float]]]:
+    """Per name, `count` rounds of per-call times: the calls alternate round by round, each
+    round a `seconds / count` share of its call's time (after one warm-up call each)."""
+    for call in calls.values():
+        call()
+    measured: dict[str, list[list[float]]] = {name: [] for name in calls}
+    for _ in range(count):
+        for name, call in calls.items():
+            measured[name].append(timed_calls(call, seconds / count, batch))
+    return measured
+
+
+def rate(times: list[float]) -> float:
+    return len(times) / sum(times)
+
+
+def spread(values: list[float], unit: str = "", digits: int = 0) -> str:
+    """`median unit (lowest-highest)` of a figure measured in rounds."""
+    def fmt(value: float) -> str:
+        return f"{value:,.{digits}f}"
+
+    return f"{fmt(statistics.median(values))}{unit} ({fmt(min(values))}-{fmt(max(values))})"
+
+
+def percentile(times: list[float], share: float) -> float:
+    """The smallest time that `share` of the calls did not exceed (nearest rank)."""
+    ordered = sorted(times)
+    return ordered[max(0, min(len(ordered) - 1, round(share * len(ordered) + 0.5) - 1))]
 
 
 def targets(camera_ids: list[str]) -> dict[str, str]:
@@ -44,7 +91,7 @@ def targets(camera_ids: list[str]) -> dict[str, str]:
     return {camera: ("premium" if i < CAMERAS // 2 else "plus") for i, camera in enumerate(camera_ids)}
 
 
-def domain_core(seconds: float) -> float:
+def domain_core() -> Callable[[], None]:
     from camcare.domain.catalog import Catalog
     from camcare.domain.periods import Cycle, Period
     from camcare.domain.pricing import (
@@ -66,10 +113,15 @@ def domain_core(seconds: float) -> float:
     snapshot = Snapshot(PlanState(Cycle.MONTHLY, current), Status.ACTIVE, period.start, period, lines, 0,
                         (CardPayment("ORD-0000000000", 399 * len(lines)),))
     target = targets(cameras)
-    return rate(lambda: price_change(snapshot, target, None, AT, catalog), seconds)
+
+    def preview() -> None:
+        price_change(snapshot, target, None, AT, catalog)
+
+    return preview
 
 
-def through_the_api(seconds: float) -> tuple[float, float]:
+def through_the_api() -> tuple[Callable[[], None], Callable[[], None], int]:
+    """(one API preview, one floor request, SQL statements of one API preview)."""
     data_dir = tempfile.mkdtemp(prefix="camcare-bench-")
     os.environ.update(CAMCARE_DATA_DIR=data_dir, CAMCARE_TEST_CLOCKS="1", CAMCARE_DEBUG="0",
                       CAMCARE_EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
@@ -79,7 +131,9 @@ def through_the_api(seconds: float) -> tuple[float, float]:
 
     django.setup()
     from django.core.management import call_command
+    from django.db import connection
     from django.test import Client
+    from django.test.utils import CaptureQueriesContext
 
     call_command("migrate", verbosity=0)
     from camcare.accounts.models import Account
@@ -109,18 +163,41 @@ def through_the_api(seconds: float) -> tuple[float, float]:
         response = client.get("/api/v1/test-clock")
         assert response.status_code == 200, response.content
 
-    return rate(preview, seconds), rate(floor, seconds)
+    floor()  # the token's first use records it (a write the later requests skip)
+    with CaptureQueriesContext(connection) as captured:
+        preview()
+    return preview, floor, len(captured.captured_queries)
+
+
+def verdict(met: bool) -> str:
+    return "meets the target" if met else "MISSES the target"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="wall time per figure")
-    seconds = parser.parse_args().seconds
-    core = domain_core(seconds)
-    print(f"domain core: {core:,.0f} previews/s ({CAMERAS} cameras; baseline: none, pure Python)")
-    endpoint, floor = through_the_api(seconds)
-    print(f"preview endpoint: {endpoint:,.0f} req/s vs trivial authenticated endpoint: {floor:,.0f} req/s "
-          f"(floor) -> {endpoint / floor:.2f} of the floor")
+    parser.add_argument("--rounds", type=int, default=10, help="rounds each figure is measured in")
+    args = parser.parse_args()
+
+    core = [rate(times) for times in rounds({"core": domain_core()}, args.seconds, args.rounds, batch=20)["core"]]
+    print(f"domain core: {spread(core)} previews/s, {CAMERAS} cameras (target >= {DOMAIN_TARGET:,}: "
+          f"{verdict(statistics.median(core) >= DOMAIN_TARGET)}; baseline {DOMAIN_BASELINE:,})")
+
+    preview, floor, queries = through_the_api()
+    measured = rounds({"preview": preview, "floor": floor}, 2 * args.seconds, args.rounds)
+    previews = [rate(times) for times in measured["preview"]]
+    floors = [rate(times) for times in measured["floor"]]
+    ratios = [p / f for p, f in zip(previews, floors, strict=True)]
+    print(f"preview endpoint: {spread(previews)} req/s; trivial authenticated endpoint (floor): "
+          f"{spread(floors)} req/s")
+    print(f"  preview / floor: {spread(ratios, digits=2)} (target >= {RATIO_TARGET}: "
+          f"{verdict(statistics.median(ratios) >= RATIO_TARGET)}; baseline {RATIO_BASELINE})")
+    latencies = [t for times in measured["preview"] for t in times]
+    p50, p99 = (1000 * percentile(latencies, share) for share in (0.50, 0.99))
+    print(f"  preview latency over {len(latencies):,} requests: p50 {p50:.1f} ms, p99 {p99:.1f} ms "
+          f"(target p99 < {P99_TARGET_MS:g} ms: {verdict(p99 < P99_TARGET_MS)})")
+    print(f"  SQL statements per preview: {queries}, authentication included (baseline {QUERIES_BASELINE}; "
+          "the floor runs 1)")
 
 
 if __name__ == "__main__":

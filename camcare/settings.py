@@ -102,6 +102,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): the console's second factor
+    "camcare.portal.middleware.AccountTimeZone",  # pages in the account's zone (POLICY.md 16)
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -239,6 +240,9 @@ if MAILERS["default"]["BACKEND"].endswith("smtp.EmailBackend"):
         "username": os.environ.get("CAMCARE_EMAIL_USER", ""),
         "password": os.environ.get("CAMCARE_EMAIL_PASSWORD", ""),
         "use_tls": env_flag("CAMCARE_EMAIL_TLS"),
+        # Notices are sent after the commit, often inside a web request: a hung SMTP server
+        # must fail the attempt (the outbox retries it), not hang the request.
+        "timeout": int(os.environ.get("CAMCARE_EMAIL_TIMEOUT", 10)),
     }
 DEFAULT_FROM_EMAIL = os.environ.get("CAMCARE_FROM_EMAIL", "camcare <noreply@camcare.example>")
 
@@ -293,6 +297,11 @@ WHITENOISE_AUTOREFRESH = not PRODUCTION
 # Pages name static files only through {% static %} (hashed names), so the unhashed copies
 # are dead weight: dropping them halves what collectstatic compresses at every start.
 WHITENOISE_KEEP_ONLY_HASHED_FILES = True
+
+# The support console (camcare/support/): an agent refunds at most this much per refund
+# (minor units); billing admins have no limit. TOTP keys stay hidden in the admin.
+CAMCARE_AGENT_REFUND_LIMIT_CENTS = int(os.environ.get("CAMCARE_AGENT_REFUND_LIMIT_CENTS", 5000))
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # The billing run's fan-out (README "Billing run"): batches are django.tasks tasks kept in
 # this database and taken by `manage.py db_worker` processes. The database, not the

@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from camcare import ids
+from camcare.accounts import time_zones
 
 
 class AccountManager(BaseUserManager):
@@ -34,6 +35,10 @@ class Account(AbstractBaseUser, PermissionsMixin):
     date_joined = models.DateTimeField(auto_now_add=True)
     # The account's test clock (API.md): None follows real time; set, time stands still here.
     test_clock_at = models.DateTimeField(null=True, blank=True)
+    # The IANA zone pages and e-mails show instants in (POLICY.md section 16); instants
+    # themselves stay UTC. Set through services.set_time_zone, which audits the change.
+    time_zone = models.CharField(max_length=time_zones.MAX_LENGTH, default=time_zones.DEFAULT,
+                                 validators=[time_zones.validate_time_zone])
 
     objects = AccountManager()
 

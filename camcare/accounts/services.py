@@ -11,7 +11,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from camcare import clock
+from camcare.accounts import time_zones
 from camcare.accounts.models import Account, ApiToken, LoginFailure
+from camcare.audit.events import Event, audit
 from camcare.tokens import hash_token, new_token
 
 THROTTLE_WINDOW = timedelta(minutes=15)
@@ -26,16 +28,18 @@ def normalize_email(email: str) -> str:
     return email.strip()
 
 
-def create_account(*, email: str, password: str) -> Account:
-    """Create an owner account. Raises EmailTaken, or ValidationError from the password
-    validators (with the messages to show)."""
+def create_account(*, email: str, password: str, time_zone: str = time_zones.DEFAULT) -> Account:
+    """Create an owner account reading dates in `time_zone` (POLICY.md section 16: the
+    portal passes the browser's, the API none, i.e. UTC). Raises EmailTaken, ValidationError
+    from the password validators (with the messages to show), or UnknownTimeZone."""
     email = normalize_email(email)
+    time_zone = time_zones.clean_time_zone(time_zone)
     if Account.objects.filter(email__iexact=email).exists():
         raise EmailTaken(email)
     validate_password(password, user=Account(email=email))
     # Hash first: the hash takes about a second of CPU, and on SQLite a transaction holds
     # the database's write lock, so hashing inside it made concurrent sign-ups time out.
-    account = Account(email=Account.objects.normalize_email(email).strip())
+    account = Account(email=Account.objects.normalize_email(email).strip(), time_zone=time_zone)
     account.set_password(password)
     try:
         with transaction.atomic():
@@ -43,6 +47,19 @@ def create_account(*, email: str, password: str) -> Account:
     except IntegrityError as exc:  # a concurrent sign-up with the same e-mail won the race
         raise EmailTaken(email) from exc
     return account
+
+
+def set_time_zone(account: Account, name: object, *, actor) -> bool:
+    """Store the zone `name` on `account`, audited with the zone before. Raises
+    UnknownTimeZone (nothing changes). True when it changed; False when it was the zone."""
+    zone = time_zones.clean_time_zone(name)
+    with transaction.atomic():
+        old = Account.objects.select_for_update().values_list("time_zone", flat=True).get(pk=account.pk)
+        if old != zone:
+            Account.objects.filter(pk=account.pk).update(time_zone=zone)
+            audit(actor=actor, account=account, action=Event.ACCOUNT_TIME_ZONE_CHANGED, old=old, new=zone)
+    account.time_zone = zone
+    return old != zone
 
 
 def issue_token(account: Account) -> str:

@@ -4,9 +4,17 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from ninja import Router, Status
 
-from camcare.accounts import services
+from camcare.accounts import services, time_zones
 from camcare.api.base import ApiError, caller
-from camcare.api.schemas import AccountOut, Credentials, ErrorOut, PlanOut, TokenOut
+from camcare.api.schemas import (
+    AccountDetailOut,
+    AccountOut,
+    Credentials,
+    ErrorOut,
+    PlanOut,
+    TimeZoneIn,
+    TokenOut,
+)
 from camcare.catalog import get_catalog
 from camcare.domain.periods import Cycle
 
@@ -48,6 +56,29 @@ def revoke_token(request):
     caller(request)
     services.revoke_token(token_hash)
     return Status(204, None)
+
+
+def account_body(account) -> dict:
+    return {"id": account.pk, "email": account.email, "time_zone": time_zones.zone_of(account)}
+
+
+@router.get("/account", response=AccountDetailOut)
+def get_account(request):
+    """The caller's account: the token (or session) decides whose; no id names another."""
+    return account_body(caller(request))
+
+
+@router.patch("/account", response={200: AccountDetailOut, 422: ErrorOut})
+def update_account(request, payload: TimeZoneIn):
+    """Choose the zone pages and e-mails show instants in (POLICY.md section 16); the
+    API's own instants stay UTC. 422 `unknown_time_zone` for a name that is not an IANA
+    zone this server knows (nothing changes)."""
+    account = caller(request)
+    try:
+        services.set_time_zone(account, payload.time_zone, actor=account)
+    except time_zones.UnknownTimeZone as exc:
+        raise ApiError(422, "unknown_time_zone", f"{exc} Nothing was changed.") from exc
+    return account_body(account)
 
 
 @router.get("/plans", auth=None, response=list[PlanOut])

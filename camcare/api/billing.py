@@ -27,7 +27,8 @@ REFUSALS = {402: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 @router.put("/payment-method", response={200: CardOut, **REFUSALS})
 def save_payment_method(request, payload: CardIn):
     account = caller(request)
-    method = actions.save_payment_method(account=account, token=payload.token, actor=account)
+    method = actions.save_payment_method(account=account, token=payload.token, actor=account,
+                                         exp_month=payload.exp_month, exp_year=payload.exp_year)
     return {"brand": method.brand, "last4": method.last4}
 
 

@@ -1,4 +1,5 @@
-"""Cameras (API.md "Catalog and cameras") and each camera's clip list."""
+"""Cameras (API.md "Catalog and cameras"), their replacement (POLICY.md section 14) and each
+camera's clip list."""
 
 from __future__ import annotations
 
@@ -72,6 +73,54 @@ def remove_camera(request, camera_id: str):
     except BillingRefusal as exc:
         raise ApiError(exc.status, exc.code, exc.message, extra=exc.extra) from exc
     return result.to_api()
+
+
+class ReplacementIn(RequestBody):
+    name: str | None = Field(None, description="1 to 100 characters; left out (or null): the old camera's name")
+    model: str = Field("", description="Up to 100 characters")
+    serial: str = Field(description="The new camera's; compared trimmed and upper-cased, on no account yet "
+                                    "(the old camera's own serial is refused too)")
+
+
+class CameraReplaced(CameraCreated):
+    replaces: str = Field(description="The id of the camera it replaced, which answers 404 from now on")
+
+
+def _error(description: str) -> dict:
+    """An error's OpenAPI answer with its codes (ninja's own would say only "Conflict")."""
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
+
+
+REPLACE_ERRORS = {
+    "404": _error("`not_found`: no such camera on the caller's account (an id of another account included)"),
+    "409": _error("`camera_already_registered`: the serial is on an account (the replaced camera's own "
+                  "included); `change_in_progress`: a payment or renewal of the subscription is in "
+                  "flight, try again in a moment; `idempotency_key_in_use`"),
+    "422": _error("`invalid_name`, `invalid_model`, `invalid_serial`; `invalid_request` (not the body "
+                  "this operation takes); `idempotency_key_reused`, `invalid_idempotency_key`"),
+}
+
+
+@router.post("/cameras/{camera_id}/replace", response={201: CameraReplaced, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+             openapi_extra={"responses": REPLACE_ERRORS})
+def replace_camera(request, camera_id: str, payload: ReplacementIn):
+    """Register a new camera as the replacement of this one (POLICY.md section 14): it
+    takes the old camera's plan, its paid line for the rest of the period (no proration,
+    no order) and its clips; it gets a new id and device token (shown once). The old
+    camera leaves the account: its id answers 404 and its device token 401 from now on,
+    and its serial may be registered again. Allowed on every channel, app stores included."""
+    account = caller(request)
+    camera = services.camera_of(account, camera_id)
+    if camera is None:
+        raise not_found("camera")
+    try:
+        replaced = actions.replace_camera(account=account, old_camera=camera, name=payload.name,
+                                          model=payload.model, serial=payload.serial, actor=account)
+    except CameraRefusal as exc:
+        raise ApiError(exc.status, exc.code, exc.message) from exc
+    body = {**services.camera_to_api(replaced.camera), "device_token": replaced.device_token,
+            "replaces": replaced.replaced_id}
+    return Status(201, body)
 
 
 def clip_to_api(clip) -> dict:

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 from ninja import Schema
 from pydantic import ConfigDict, Field, model_validator
 
+from camcare import clock
+
 # Longest id, plan code and cycle a request may name; anything longer cannot exist.
 ID_MAX = 64
 CODE_MAX = 32
@@ -61,6 +63,18 @@ class TokenOut(Schema):
     token: str
 
 
+# POLICY.md section 16: the zone pages and e-mails show instants in; the API stays UTC.
+TIME_ZONE_DESCRIPTION = "An IANA time zone name, e.g. America/New_York or UTC"
+
+
+class AccountDetailOut(AccountOut):
+    time_zone: str = Field(description=TIME_ZONE_DESCRIPTION)
+
+
+class TimeZoneIn(RequestBody):
+    time_zone: str = Field(max_length=64, description=TIME_ZONE_DESCRIPTION)
+
+
 class Prices(Schema):
     monthly: int
     annual: int
@@ -78,6 +92,19 @@ class PlanOut(Schema):
 
 class CardIn(RequestBody):
     token: str = Field(max_length=64)
+    # Optional, both or neither: kept for the card-expiring reminder (POLICY.md section 15);
+    # left out, the expiry is unknown and no such reminder is sent.
+    exp_month: int | None = Field(default=None, ge=1, le=12, description="The card's expiry month, 1-12")
+    exp_year: int | None = Field(default=None, ge=2000, le=9999, description="The card's expiry year, four digits")
+
+    @model_validator(mode="after")
+    def _expiry_both_or_neither(self):
+        if (self.exp_month is None) != (self.exp_year is None):
+            raise ValueError("Give both exp_month and exp_year, or neither.")
+        today = clock.real_now()  # as the portal's card form: a card's expiry is real time
+        if self.exp_year is not None and (self.exp_year, self.exp_month) < (today.year, today.month):
+            raise ValueError("This card has expired.")
+        return self
 
 
 class CardOut(Schema):

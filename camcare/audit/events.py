@@ -33,6 +33,17 @@ class Event(StrEnum):
     SUPPORT_REFUND = "support.refund"
     SUPPORT_SEARCHED = "support.searched"
     SUPPORT_VIEWED_ACCOUNT = "support.viewed_account"
+    CAMERA_REPLACED = "camera.replaced"
+    # The console's second factor (the account is the staff member's own) and its roles.
+    SUPPORT_VERIFIED = "support.verified"
+    SUPPORT_VERIFY_FAILED = "support.verify_failed"
+    SUPPORT_DEVICE_ENROL_STARTED = "support.device_enrol_started"
+    SUPPORT_DEVICE_ENROLLED = "support.device_enrolled"
+    SUPPORT_REFUSED = "support.refused"
+    SUPPORT_RECEIPT_RESENT = "support.receipt_resent"
+    SUPPORT_PAYMENT_RETRIED = "support.payment_retried"
+    # The zone the owner reads dates in (POLICY.md section 16); old and new are IANA names.
+    ACCOUNT_TIME_ZONE_CHANGED = "account.time_zone_changed"
 
 
 def audit(*, actor, account, action: Event | str, at=None, old=None, new=None, **detail) -> AuditEvent:

@@ -3,16 +3,26 @@
 The sandbox keeps its own records (SandboxCharge/SandboxRefund) like a real gateway:
 an idempotency key replays its first answer, a refund never exceeds what is left of
 its charge, and declines happen when a card is charged, not when it is saved.
+
+CAMCARE_SANDBOX_LATENCY_MS (milliseconds, default 0) makes every charge, refund and lookup
+take that long first, as a real gateway's round trip does: benchmarks and tests of the
+billing run's concurrency set it. The wait holds no database connection's transaction
+(the payment sequence never calls the gateway inside one) and no lock of the sandbox's.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
+import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Protocol
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.core.exceptions import ImproperlyConfigured
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from camcare.billing.models import SandboxCharge, SandboxRefund
@@ -57,34 +67,82 @@ CARDS = {
 }
 
 
-def _charge_result(charge: SandboxCharge) -> GatewayResult:
+def _charge_result(charge) -> GatewayResult:
+    """The answer of a recorded charge (a SandboxCharge, or the values just inserted)."""
     message = DECLINES.get(charge.token, ("", ""))[1] if not charge.succeeded else ""
     return GatewayResult(charge.succeeded, charge.id, charge.decline_code, message)
 
 
+@dataclass(frozen=True)
+class _NewCharge:
+    """A charge's row as the sandbox inserts it (the fields of SandboxCharge)."""
+
+    id: str
+    idempotency_key: str
+    token: str
+    amount: int
+    currency: str
+    succeeded: bool
+    decline_code: str
+
+
+LATENCY_ENV = "CAMCARE_SANDBOX_LATENCY_MS"
+
+
+def latency_from_env() -> float:
+    """The sandbox's simulated round trip, in seconds, from CAMCARE_SANDBOX_LATENCY_MS."""
+    raw = os.environ.get(LATENCY_ENV, "").strip()
+    try:
+        milliseconds = float(raw) if raw else 0.0
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{LATENCY_ENV} must be a number of milliseconds, not {raw!r}") from error
+    if milliseconds < 0:
+        raise ImproperlyConfigured(f"{LATENCY_ENV} must be >= 0, not {raw!r}")
+    return milliseconds / 1000
+
+
+def _insert_charge(charge: _NewCharge) -> None:
+    """The sandbox's book entry of a charge, one plain INSERT: the billing run makes
+    thousands a second, and Model.save's machinery would cost more than the run's own work
+    per renewal (a real gateway's book costs us nothing)."""
+    quote = connection.ops.quote_name
+    columns = [SandboxCharge._meta.get_field(name).column for name in (*_NewCharge.__dataclass_fields__, "created_at")]
+    values = [*(getattr(charge, name) for name in _NewCharge.__dataclass_fields__),
+              connection.ops.adapt_datetimefield_value(timezone.now())]
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {quote(SandboxCharge._meta.db_table)} ({', '.join(map(quote, columns))}) "
+                       f"VALUES ({', '.join(['%s'] * len(columns))})", values)
+
+
 class SandboxGateway:
+    def __init__(self, latency: float | None = None):
+        # Seconds per call; read at construction (get_gateway() makes one per payment or
+        # batch), so a changed environment applies to the next billing run.
+        self.latency = latency_from_env() if latency is None else latency
+
+    def _round_trip(self) -> None:
+        if self.latency:
+            time.sleep(self.latency)
+
     def card_for(self, token: str) -> Card | None:
         return CARDS.get(token)
 
     def charge(self, *, token: str, amount: int, currency: str, idempotency_key: str) -> GatewayResult:
         if amount <= 0:
             raise ValueError("a charge is for a positive amount of minor units")
-        existing = SandboxCharge.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is None:
-            decline_code = DECLINES.get(token, ("", ""))[0] if token in CARDS else "invalid_token"
-            try:
-                with transaction.atomic():
-                    existing = SandboxCharge.objects.create(
-                        id="ch_" + secrets.token_hex(12),
-                        idempotency_key=idempotency_key,
-                        token=token,
-                        amount=amount,
-                        currency=currency,
-                        succeeded=not decline_code,
-                        decline_code=decline_code,
-                    )
-            except IntegrityError:  # a concurrent call with the same key won
-                existing = SandboxCharge.objects.get(idempotency_key=idempotency_key)
+        self._round_trip()
+        decline_code = DECLINES.get(token, ("", ""))[0] if token in CARDS else "invalid_token"
+        charge = _NewCharge("ch_" + secrets.token_hex(12), idempotency_key, token, amount, currency,
+                            not decline_code, decline_code)
+        try:
+            # Insert first: almost every key is new, so the usual call is one statement.
+            # A savepoint only inside a caller's transaction, which a failed INSERT would
+            # otherwise break; on its own the INSERT is atomic.
+            with transaction.atomic() if connection.in_atomic_block else nullcontext():
+                _insert_charge(charge)
+            existing: SandboxCharge | _NewCharge = charge
+        except IntegrityError:  # the key was used before (a replay) or by a concurrent call
+            existing = SandboxCharge.objects.get(idempotency_key=idempotency_key)
         if (existing.token, existing.amount, existing.currency) != (token, amount, currency):
             raise IdempotencyConflict(idempotency_key)
         return _charge_result(existing)
@@ -92,6 +150,7 @@ class SandboxGateway:
     def refund(self, *, charge_reference: str, amount: int, idempotency_key: str) -> GatewayResult:
         if amount <= 0:
             raise ValueError("a refund is for a positive amount of minor units")
+        self._round_trip()
         existing = SandboxRefund.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             if (existing.charge_id, existing.amount) != (charge_reference, amount):
@@ -110,6 +169,7 @@ class SandboxGateway:
         return GatewayResult(True, created.id)
 
     def lookup_charge(self, idempotency_key: str) -> GatewayResult | None:
+        self._round_trip()
         charge = SandboxCharge.objects.filter(idempotency_key=idempotency_key).first()
         return _charge_result(charge) if charge else None
 

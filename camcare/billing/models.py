@@ -74,7 +74,21 @@ class PaymentMethod(models.Model):
     token = models.CharField(max_length=64)  # gateway token (sandbox: tok_visa...)
     brand = models.CharField(max_length=32)
     last4 = models.CharField(max_length=4)
+    # The card's expiry (month 1-12, four-digit year), both or neither: null = not given
+    # (unknown), which never makes a card-expiring notice (POLICY.md section 15). A card is
+    # valid through the last instant of its expiry month (UTC).
+    exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
+    exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
     created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(exp_month__isnull=True, exp_year__isnull=True)
+                           | models.Q(exp_month__gte=1, exp_month__lte=12, exp_year__gte=2000)),
+                name="payment_method_expiry_valid",
+            ),
+        ]
 
 
 class Quote(models.Model):

@@ -12,7 +12,7 @@ from datetime import datetime
 from django.conf import settings
 from django.core.files.storage import storages
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from camcare.cameras.errors import CameraRefusal
 from camcare.cameras.models import Camera, Clip, clip_upload_path
@@ -112,17 +112,29 @@ def receive_clip(*, camera: Camera, upload: UploadedFile, recorded_at: str, dura
 
 
 def store_clip(*, camera: Camera, content, recorded_at: datetime, duration_s: int, size: int, content_type: str) -> Clip:
-    """Write the file, then the row; a failed row deletes the file it would have named."""
+    """Write the file, then the row; a failed row deletes the file it would have named.
+
+    The camera may leave the account while its upload is on the way (removed, or replaced:
+    POLICY.md section 14). Its row is locked before the clip's is written, so the upload
+    either lands before the camera goes (and goes with it) or finds it gone: then the
+    device token no longer counts, and the answer is the 401 of any unknown token."""
     clip = Clip(camera=camera, recorded_at=recorded_at, duration_s=duration_s, size=size, content_type=content_type)
     name = storage().save(clip_upload_path(clip, ""), content)
     clip.file.name = name
     try:
         with transaction.atomic():  # a savepoint: a failed INSERT leaves a caller's transaction usable
+            if not Camera.objects.select_for_update().filter(pk=camera.pk).exists():
+                raise CAMERA_GONE
             clip.save(force_insert=True)
-    except BaseException:
+    except BaseException as error:
         storage().delete(name)
+        if isinstance(error, IntegrityError) and not Camera.objects.filter(pk=camera.pk).exists():
+            raise CAMERA_GONE from error  # a deferred foreign key: the camera went after the check
         raise
     return clip
+
+
+CAMERA_GONE = CameraRefusal(401, "unauthorized", "This camera is no longer on its account: its device token does not count.")
 
 
 def open_clip(clip: Clip):

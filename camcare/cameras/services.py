@@ -45,15 +45,23 @@ def new_device_token() -> str:
     return new_token("dev")
 
 
+def checked_fields(name: str, model: str, serial: str) -> tuple[str, str, str]:
+    """(name, model, serial) as a camera stores them: trimmed, the serial upper-cased.
+    Raises CameraRefusal 422 invalid_name / invalid_model / invalid_serial."""
+    return (
+        _checked(name, "name", NAME_MAX, required=True),
+        _checked(model or "", "model", MODEL_MAX, required=False),
+        normalize_serial(_checked(serial, "serial", SERIAL_MAX, required=True)),
+    )
+
+
 def register_camera(account: Account, name: str, model: str, serial: str) -> tuple[Camera, str]:
     """Add a camera to `account` on the free plan. Returns the camera and its device token,
     which is shown once: only its SHA-256 is kept. Raises CameraRefusal (422 for a bad
     field, 409 camera_already_registered when any account holds the serial)."""
-    name = _checked(name, "name", NAME_MAX, required=True)
-    model = _checked(model or "", "model", MODEL_MAX, required=False)
-    serial = normalize_serial(_checked(serial, "serial", SERIAL_MAX, required=True))
+    name, model, serial = checked_fields(name, model, serial)
     if Camera.objects.filter(serial=serial).exists():
-        raise _already_registered()
+        raise already_registered()
     token = new_device_token()
     try:
         with transaction.atomic():
@@ -62,7 +70,7 @@ def register_camera(account: Account, name: str, model: str, serial: str) -> tup
                 device_token_hash=hash_token(token),
             )
     except IntegrityError as exc:  # a concurrent registration of the same serial won
-        raise _already_registered() from exc
+        raise already_registered() from exc
     return camera, token
 
 
@@ -74,11 +82,37 @@ def rename_camera(camera: Camera, name: str) -> Camera:
     return camera
 
 
-def _already_registered() -> CameraRefusal:
+def already_registered() -> CameraRefusal:
+    """The refusal of a serial that an account holds (also for a race lost at the INSERT)."""
     return CameraRefusal(
         409, "camera_already_registered",
         "This camera's serial is already registered to an account. Remove it there first.",
     )
+
+
+def refuse_registered_serial(serial: str, *, replacing: Camera) -> None:
+    """A replacement is a camera new to camcare: its serial (normalized) may be on no
+    account, the replaced camera's own included (replacing a camera with itself would
+    only kill its device token). Raises CameraRefusal 409 camera_already_registered."""
+    if serial == replacing.serial:
+        raise CameraRefusal(
+            409, "camera_already_registered",
+            "That is the serial of the camera being replaced: enter the serial of the new camera.",
+        )
+    if Camera.objects.filter(serial=serial).exists():
+        raise already_registered()
+
+
+def hand_over_clips(old: Camera, new: Camera) -> int:
+    """Make every clip of `old` one of `new` (POLICY.md section 14: its history); returns
+    how many. Run in the replacement's transaction, before `old` is deleted (its cascade
+    would erase the rows). Tombstoned clips move too: the sweep finishes them wherever
+    they are. The files stay under their keys (clips/<account>/<old camera>/...): a clip's
+    key is only where its bytes are, found through its row (erasure, playback, ZIPs, the
+    orphan pass), never rebuilt from its camera, so nothing is copied in the object
+    storage. On local storage the old camera's folder stays once empty (erase_camera tidies
+    only the folder named after the camera it erases)."""
+    return Clip.objects.filter(camera=old).update(camera=new)
 
 
 def camera_for_device_token(token: str) -> Camera | None:

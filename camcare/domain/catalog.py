@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -56,6 +56,17 @@ class Catalog:
     def __init__(self, plans: list[Plan], store_products: list[StoreProduct] | None = None):
         self._plans = {plan.code: plan for plan in plans}
         self._validate()
+        # Read for every camera of every priced change, so computed once (a catalog never
+        # changes once loaded): per cycle, each paid plan's (price per period in minor units,
+        # one line per camera?); each plan's history days; each account-scope plan's limit.
+        self._paid_lines = {
+            cycle: {plan.code: (plan.price(cycle), plan.scope == "camera") for plan in self if plan.is_paid}
+            for cycle in Cycle
+        }
+        self._history_days = {plan.code: plan.history_days for plan in self}
+        self._codes = frozenset(self._plans)
+        self._camera_limits = {plan.code: plan.max_cameras for plan in self
+                               if plan.scope == "account" and plan.max_cameras is not None}
         self._store_products: dict[tuple[str, str, str], StoreProduct] = {}
         for product in store_products or []:
             self._add_store_product(product)
@@ -91,6 +102,26 @@ class Catalog:
     @property
     def store_products(self) -> tuple[StoreProduct, ...]:
         return tuple(self._store_products.values())
+
+    def paid_lines(self, cycle: Cycle) -> Mapping[str, tuple[int, bool]]:
+        """Each paid plan's (price per period of `cycle` in minor units, one line per camera?);
+        a plan missing here is free or unknown."""
+        return self._paid_lines[cycle]
+
+    @property
+    def codes(self) -> frozenset[str]:
+        """The plan codes of the catalog."""
+        return self._codes
+
+    @property
+    def history_days(self) -> Mapping[str, int]:
+        """Each plan's video history in days."""
+        return self._history_days
+
+    @property
+    def camera_limits(self) -> Mapping[str, int]:
+        """The most cameras each account-scope plan with a limit covers."""
+        return self._camera_limits
 
     def __getitem__(self, code: str) -> Plan:
         return self._plans[code]

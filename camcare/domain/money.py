@@ -50,6 +50,13 @@ def round_half_up(value: Fraction) -> int:
     POLICY.md section 4: rounding is to the nearest minor unit, halves up, computed
     exactly. Amounts rounded here are never negative, so "up" and "away from zero" agree.
     """
-    if value < 0:
-        return -round_half_up(-value)
-    return (value.numerator * 2 + value.denominator) // (value.denominator * 2)
+    return round_half_up_ratio(value.numerator, value.denominator)
+
+
+def round_half_up_ratio(numerator: int, denominator: int) -> int:
+    """round_half_up(Fraction(numerator, denominator)) in integers alone, for a denominator
+    > 0: floor(n/d + 1/2) is the same number whether or not n/d is in lowest terms, so
+    there is no gcd to take (the proration of every priced line comes through here)."""
+    if numerator < 0:
+        return -round_half_up_ratio(-numerator, denominator)
+    return (numerator * 2 + denominator) // (denominator * 2)

@@ -3,6 +3,10 @@
 Everything the web and the API say about money comes from `price_change`: the
 preview runs it, the change executes exactly what it returned, and the tests
 pin it to the worked examples of POLICY.md section 11.
+
+Every preview runs it, so the work per camera is kept small: line identities are plain
+tuples until a line is part of the answer, the catalog's per-plan figures are read from
+tables it computed once, and proration is integer arithmetic (exact, like Fraction).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from enum import StrEnum
 from fractions import Fraction
 
 from camcare.domain.catalog import FREE, Catalog
-from camcare.domain.money import round_half_up
+from camcare.domain.money import round_half_up_ratio
 from camcare.domain.periods import Cycle, Period, add_months, window_start
 
 
@@ -47,41 +51,67 @@ class LineKey:
     cycle: Cycle
 
 
+# A line's identity as a plain tuple (plan, camera or None, cycle): equal to, hashed like
+# and ordered like the LineKey of the same fields (order=True compares exactly this tuple),
+# and far cheaper to build and hash. Pricing works on these and makes a LineKey only for
+# a line of its answer.
+_Key = tuple[str, str | None, Cycle]
+
+
 def validate_state(state: PlanState, catalog: Catalog) -> None:
-    counts: dict[str, int] = {}
-    for _camera, code in state.cameras.items():
-        if code not in catalog:
-            raise ChangeRefused("unknown_plan", f"There is no plan {code!r}.")
-        counts[code] = counts.get(code, 0) + 1
-    for code, count in counts.items():
+    """Refuses a state with an unknown plan (the first in camera order), or with more cameras
+    on an account-scope plan than it covers (the first such plan in camera order)."""
+    codes = list(state.cameras.values())
+    if not catalog.codes.issuperset(codes):
+        code = next(code for code in codes if code not in catalog)
+        raise ChangeRefused("unknown_plan", f"There is no plan {code!r}.")
+    over = [code for code, limit in catalog.camera_limits.items() if codes.count(code) > limit]
+    if over:
+        code = min(over, key=codes.index)
         plan = catalog[code]
-        if plan.scope == "account" and plan.max_cameras is not None and count > plan.max_cameras:
-            # API.md names the refusal after Premium, the catalog's account-scope plan.
-            raise ChangeRefused(
-                "too_many_premium_cameras",
-                f"{plan.name} covers at most {plan.max_cameras} cameras; {count} chosen. "
-                "Put the others on another plan.",
-            )
+        # API.md names the refusal after Premium, the catalog's account-scope plan.
+        raise ChangeRefused(
+            "too_many_premium_cameras",
+            f"{plan.name} covers at most {plan.max_cameras} cameras; {codes.count(code)} chosen. "
+            "Put the others on another plan.",
+        )
+
+
+def _line_prices(cameras: Mapping[str, str], cycle: Cycle, catalog: Catalog) -> dict[_Key, int]:
+    """The priced lines of cameras on `cycle`, in camera order, with their price per period
+    in minor units. An unknown plan raises KeyError (validate_state refuses it first)."""
+    paid = catalog.paid_lines(cycle)
+    lines: dict[_Key, int] = {}
+    for camera, code in sorted(cameras.items()):
+        line = paid.get(code)
+        if line is None:
+            if code not in catalog:
+                raise KeyError(code)
+            continue
+        price, per_camera = line
+        lines[(code, camera if per_camera else None, cycle)] = price
+    return lines
 
 
 def lines_of(state: PlanState, catalog: Catalog) -> dict[LineKey, int]:
     """The priced lines of a state with their catalog price per period, in minor units."""
-    lines: dict[LineKey, int] = {}
-    for camera, code in sorted(state.cameras.items()):
-        plan = catalog[code]
-        if not plan.is_paid:
-            continue
-        key = LineKey(code, camera if plan.scope == "camera" else None, state.cycle)
-        lines[key] = plan.price(state.cycle)
-    return lines
+    return {LineKey(*key): price for key, price in _line_prices(state.cameras, state.cycle, catalog).items()}
 
 
 def state_price(state: PlanState, catalog: Catalog) -> int:
-    return sum(lines_of(state, catalog).values())
+    return sum(_line_prices(state.cameras, state.cycle, catalog).values())
+
+
+def can_refund(target_cameras: Mapping[str, str], catalog: Catalog) -> bool:
+    """Whether moving to the target may refund a card: only a cancel does (POLICY.md section
+    4), a target with no paid line. Pricing any other target never reads the snapshot's card
+    payments, so a caller may leave them out of it."""
+    paid = catalog.paid_lines(Cycle.MONTHLY)  # the paid plans, the same on every cycle
+    return not any(code in paid for code in target_cameras.values())
 
 
 def history_days(state: PlanState, catalog: Catalog, camera: str) -> int:
-    return catalog[state.cameras.get(camera, FREE)].history_days
+    return catalog.history_days[state.cameras.get(camera, FREE)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,22 +220,32 @@ class Outcome:
         return self.case is not Case.NOTHING or bool(self.shrinks) or self.moves_cameras
 
 
-def fraction_left(period: Period, t: datetime) -> Fraction:
-    """(e - t) / (e - s) in whole seconds: the unused share of the period at `t`."""
+def seconds_left(period: Period, t: datetime) -> tuple[int, int]:
+    """(e - t, e - s) in whole seconds: the unused share of the period at `t` as numerator
+    and denominator (not in lowest terms; prorated() does not need them reduced)."""
     if not period.contains(t):
         raise ValueError("the change instant is outside the current period")
-    return Fraction(int((period.end - t).total_seconds()), period.seconds)
+    return int((period.end - t).total_seconds()), period.seconds
 
 
-def prorated(price: int, fraction: Fraction) -> int:
-    return round_half_up(price * fraction)
+def fraction_left(period: Period, t: datetime) -> Fraction:
+    """(e - t) / (e - s) in whole seconds: the unused share of the period at `t`."""
+    left, whole = seconds_left(period, t)
+    return Fraction(left, whole)
+
+
+def prorated(price: int, left: int, whole: int) -> int:
+    """round(price x left / whole), halves up, exactly (POLICY.md section 4): a line's share
+    of its price for `left` of the period's `whole` seconds, in minor units."""
+    return round_half_up_ratio(price * left, whole)
 
 
 def _shrinks(old: PlanState, new: PlanState, catalog: Catalog, at: datetime) -> tuple[Shrink, ...]:
+    days, old_cameras = catalog.history_days, old.cameras
     shrinks = []
-    for camera in sorted(new.cameras):
-        old_days = history_days(old, catalog, camera)
-        new_days = history_days(new, catalog, camera)
+    for camera, code in sorted(new.cameras.items()):
+        old_days = days[old_cameras.get(camera, FREE)]
+        new_days = days[code]
         if new_days < old_days:
             shrinks.append(Shrink(camera, old_days, new_days, window_start(at, new_days)))
     return tuple(shrinks)
@@ -223,10 +263,6 @@ def _allocate_refund(total: int, payments: tuple[CardPayment, ...]) -> tuple[tup
             refunds.append((payment.order_id, amount))
             left -= amount
     return tuple(refunds)
-
-
-def _renewal_price(state: PlanState, scheduled_cycle: Cycle | None, catalog: Catalog) -> int:
-    return state_price(state.with_cycle(scheduled_cycle or state.cycle), catalog)
 
 
 def renewal_bill(price: int, credit_balance: int) -> tuple[int, int]:
@@ -247,34 +283,22 @@ def price_change(
     `target_cameras` names every camera of the account; `requested_cycle` None keeps the
     current cycle (and any scheduled switch). Raises ChangeRefused for what the rules forbid.
     """
-    outcome = _price_change(snapshot, target_cameras, requested_cycle, at, catalog)
-    return replace(outcome, moves_cameras=dict(outcome.state.cameras) != dict(snapshot.state.cameras))
-
-
-def _price_change(
-    snapshot: Snapshot,
-    target_cameras: Mapping[str, str],
-    requested_cycle: Cycle | None,
-    at: datetime,
-    catalog: Catalog,
-) -> Outcome:
     current = snapshot.state
     cycle = requested_cycle or current.cycle
     target = PlanState(cycle, dict(target_cameras))
     validate_state(target, catalog)
-    old_lines = {line.key: line for line in snapshot.lines}
-    has_paid = snapshot.status is not Status.NONE and bool(old_lines)
-    target_lines = lines_of(target, catalog)
+    has_paid = snapshot.status is not Status.NONE and bool(snapshot.lines)
+    prices = _line_prices(target.cameras, cycle, catalog)
 
     if not has_paid:
-        if not target_lines:
+        if not prices:
             return _nothing(snapshot, target, at, catalog)
-        return _subscribe(snapshot, target, at, catalog)
-    if not target_lines:
+        return _subscribe(snapshot, target, at, catalog, prices)
+    if not prices:
         return _cancel(snapshot, target, at, catalog)
     if snapshot.status is Status.PAST_DUE:
-        same_lines = set(lines_of(target.with_cycle(current.cycle), catalog)) == set(old_lines)
-        if not same_lines or cycle is not current.cycle:
+        held = {(line.key.plan, line.key.camera, line.key.cycle) for line in snapshot.lines}
+        if cycle is not current.cycle or prices.keys() != held:  # only paying or cancelling
             raise ChangeRefused(
                 "past_due",
                 "The last bill is unpaid: update your card to pay it, or cancel. "
@@ -283,20 +307,21 @@ def _price_change(
     if cycle.months < current.cycle.months:
         # Annual -> monthly: camera changes apply now on the current cycle; the cycle
         # switch waits for the period end (a scheduled change, cancellable until then).
-        outcome = _same_cycle(snapshot, target.with_cycle(current.cycle), at, catalog, cycle)
-        return outcome
+        on_current = target.with_cycle(current.cycle)
+        return _same_cycle(snapshot, on_current, at, catalog, cycle,
+                           _line_prices(on_current.cameras, current.cycle, catalog))
     if cycle.months > current.cycle.months:
-        return _to_annual(snapshot, target, at, catalog)
+        return _to_annual(snapshot, target, at, catalog, prices)
     scheduled = snapshot.scheduled_cycle if requested_cycle is None else None
-    return _same_cycle(snapshot, target, at, catalog, scheduled)
+    return _same_cycle(snapshot, target, at, catalog, scheduled, prices)
 
 
-def _next_bill(
-    state: PlanState, period: Period | None, scheduled: Cycle | None, balance: int, catalog: Catalog
-) -> tuple[datetime, int] | None:
-    if period is None or not lines_of(state, catalog):
+def _next_bill(period: Period | None, renewal_price: int, balance: int) -> tuple[datetime, int] | None:
+    """(when, card part) of the next renewal. An outcome has a period exactly when the state
+    after it has paid lines, so no period means no bill."""
+    if period is None:
         return None
-    _, card = renewal_bill(_renewal_price(state, scheduled, catalog), balance)
+    _, card = renewal_bill(renewal_price, balance)
     return period.end, card
 
 
@@ -315,10 +340,13 @@ def _outcome(
     new_lines: tuple[HeldLine, ...] = (),
     scheduled: Cycle | None = None,
     voids_unpaid_period: bool = False,
+    renewal_price: int = 0,
 ) -> Outcome:
-    """The one builder of an Outcome. `money` is (charge_now, credit_used, credit_added); the
-    net, the refund, the next bill and the shrinking windows are derived the same way for
-    every case, which keeps net == charge_now + credit_used - credit_added - refund."""
+    """The one builder of an Outcome. `money` is (charge_now, credit_used, credit_added);
+    `renewal_price` is what the next period of the target costs in minor units (read only
+    with a period). The net, the refund, the next bill, the shrinking windows and whether
+    cameras move are derived the same way for every case, which keeps net == charge_now +
+    credit_used - credit_added - refund."""
     charge_now, credit_used, credit_added = money
     balance_after = snapshot.credit_balance - credit_used + credit_added
     return Outcome(
@@ -337,9 +365,10 @@ def _outcome(
         period=period,
         new_lines=new_lines,
         scheduled_cycle=scheduled,
-        next_bill=_next_bill(target, period, scheduled, balance_after, catalog),
+        next_bill=_next_bill(period, renewal_price, balance_after),
         shrinks=_shrinks(snapshot.state, target, catalog, at),
         voids_unpaid_period=voids_unpaid_period,
+        moves_cameras=dict(target.cameras) != dict(snapshot.state.cameras),
     )
 
 
@@ -358,31 +387,39 @@ def _nothing(snapshot: Snapshot, target: PlanState, at: datetime, catalog: Catal
     return _outcome(snapshot, target, at, catalog, case=Case.NOTHING)
 
 
-def _subscribe(snapshot: Snapshot, target: PlanState, at: datetime, catalog: Catalog) -> Outcome:
+def _charged_in_full(prices: Mapping[_Key, int]) -> tuple[tuple[PricedLine, ...], tuple[HeldLine, ...]]:
+    """The lines of a state whose period starts now: each charged and paid at its full price."""
+    keyed = [(LineKey(*key), price) for key, price in prices.items()]
+    return (tuple(PricedLine(LineKind.CHARGE, key, price) for key, price in keyed),
+            tuple(HeldLine(key, price, price) for key, price in keyed))
+
+
+def _subscribe(snapshot: Snapshot, target: PlanState, at: datetime, catalog: Catalog,
+               prices: Mapping[_Key, int]) -> Outcome:
     """From no paid line to paid lines: a new subscription anchored at `at`, full price."""
-    prices = lines_of(target, catalog)
     credit_used, charge_now = renewal_bill(sum(prices.values()), snapshot.credit_balance)
+    lines, new_lines = _charged_in_full(prices)
     return _outcome(
-        snapshot, target, at, catalog, case=Case.SUBSCRIBE,
-        lines=tuple(PricedLine(LineKind.CHARGE, key, price) for key, price in prices.items()),
+        snapshot, target, at, catalog, case=Case.SUBSCRIBE, lines=lines,
         money=(charge_now, credit_used, 0),
         anchor=at,
         period=Period(at, add_months(at, target.cycle.months)),
-        new_lines=tuple(HeldLine(key, price, price) for key, price in prices.items()),
+        new_lines=new_lines,
+        renewal_price=sum(prices.values()),
     )
 
 
-def _credit_for(line: HeldLine, fraction: Fraction) -> int:
+def _credit_for(line: HeldLine, left: int, whole: int) -> int:
     """A removed line's credit: its unused share, never more than it paid net of credits."""
-    return min(prorated(line.unit_price, fraction), line.creditable)
+    return min(prorated(line.unit_price, left, whole), line.creditable)
 
 
 def _credits(snapshot: Snapshot, at: datetime) -> tuple[PricedLine, ...]:
     """Every held line credited its unused share at `at` (a cancel, a switch to annual)."""
     assert snapshot.period is not None
-    fraction = fraction_left(snapshot.period, at)
+    left, whole = seconds_left(snapshot.period, at)
     return tuple(
-        PricedLine(LineKind.CREDIT, line.key, _credit_for(line, fraction))
+        PricedLine(LineKind.CREDIT, line.key, _credit_for(line, left, whole))
         for line in sorted(snapshot.lines, key=lambda line: line.key)
     )
 
@@ -407,29 +444,40 @@ def _settle(net: int, balance: int) -> tuple[int, int, int]:
     return 0, 0, -net
 
 
+def _renewal_price(target: PlanState, scheduled: Cycle | None, prices: Mapping[_Key, int],
+                   catalog: Catalog) -> int:
+    """The next period's price: the target's lines, or its lines on the scheduled cycle."""
+    if scheduled is None:
+        return sum(prices.values())
+    return state_price(target.with_cycle(scheduled), catalog)
+
+
 def _same_cycle(
     snapshot: Snapshot,
     target: PlanState,
     at: datetime,
     catalog: Catalog,
     scheduled: Cycle | None,
+    prices: Mapping[_Key, int],
 ) -> Outcome:
-    """Upgrade, add or remove a camera, downgrade: only the lines that differ are prorated."""
+    """Upgrade, add or remove a camera, downgrade: only the lines that differ are prorated.
+    `prices` are the target's lines on its cycle, the subscription's."""
     assert snapshot.period is not None
-    fraction = fraction_left(snapshot.period, at)
-    old = {line.key: line for line in snapshot.lines}
-    new_prices = lines_of(target, catalog)
+    left, whole = seconds_left(snapshot.period, at)
+    old = {(line.key.plan, line.key.camera, line.key.cycle): line for line in snapshot.lines}
     priced: list[PricedLine] = []
     kept: list[HeldLine] = []
-    for key in sorted(set(old) | set(new_prices)):
-        if key in old and key in new_prices:
-            kept.append(old[key])
-        elif key in old:
-            priced.append(PricedLine(LineKind.CREDIT, key, _credit_for(old[key], fraction)))
+    for key in sorted(old.keys() | prices.keys()):
+        held = old.get(key)
+        if held is None:
+            line_key, price = LineKey(*key), prices[key]
+            cost = prorated(price, left, whole)
+            priced.append(PricedLine(LineKind.CHARGE, line_key, cost))
+            kept.append(HeldLine(line_key, price, cost))
+        elif key in prices:
+            kept.append(held)
         else:
-            cost = prorated(new_prices[key], fraction)
-            priced.append(PricedLine(LineKind.CHARGE, key, cost))
-            kept.append(HeldLine(key, new_prices[key], cost))
+            priced.append(PricedLine(LineKind.CREDIT, held.key, _credit_for(held, left, whole)))
     net = _signed(priced)
     if not priced:
         case = Case.SCHEDULE_ONLY if scheduled != snapshot.scheduled_cycle else Case.NOTHING
@@ -439,18 +487,21 @@ def _same_cycle(
         snapshot, target, at, catalog, case=case, lines=tuple(priced),
         money=_settle(net, snapshot.credit_balance),
         anchor=snapshot.anchor, period=snapshot.period, new_lines=tuple(kept), scheduled=scheduled,
+        renewal_price=_renewal_price(target, scheduled, prices, catalog),
     )
 
 
-def _to_annual(snapshot: Snapshot, target: PlanState, at: datetime, catalog: Catalog) -> Outcome:
+def _to_annual(snapshot: Snapshot, target: PlanState, at: datetime, catalog: Catalog,
+               prices: Mapping[_Key, int]) -> Outcome:
     """Monthly -> annual: every old line credited its unused value, the new state charged in
     full from a new anchor at `at`."""
-    prices = lines_of(target, catalog)
-    lines = _credits(snapshot, at) + tuple(PricedLine(LineKind.CHARGE, key, price) for key, price in prices.items())
+    charges, new_lines = _charged_in_full(prices)
+    lines = _credits(snapshot, at) + charges
     return _outcome(
         snapshot, target, at, catalog, case=Case.TO_ANNUAL, lines=lines,
         money=_settle(_signed(lines), snapshot.credit_balance),
         anchor=at,
         period=Period(at, add_months(at, target.cycle.months)),
-        new_lines=tuple(HeldLine(key, price, price) for key, price in prices.items()),
+        new_lines=new_lines,
+        renewal_price=sum(prices.values()),
     )

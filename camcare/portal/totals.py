@@ -13,7 +13,7 @@ from camcare.display import format_money
 from camcare.domain.catalog import Catalog, Plan
 from camcare.domain.periods import Cycle, add_months
 from camcare.portal.advice import price_of
-from camcare.portal.templatetags.money import as_datetime, format_date
+from camcare.portal.templatetags.money import as_datetime, when
 
 PER = {Cycle.MONTHLY.value: "a month", Cycle.ANNUAL.value: "a year"}
 
@@ -55,7 +55,7 @@ def running_total(catalog: Catalog, cameras: dict[str, str], cycle: str, dates: 
     if not cents:
         return {"price": price_text(0, cycle, catalog.currency), "next_bill": "none: every camera on Free"}
     return {"price": price_text(cents, cycle, catalog.currency),
-            "next_bill": f"{format_money(cents, catalog.currency)} on {format_date(dates[cycle])}"}
+            "next_bill": f"{format_money(cents, catalog.currency)} on {when(dates[cycle])}"}
 
 
 def plans_json(catalog: Catalog) -> str:
@@ -74,6 +74,6 @@ def form_figures(catalog: Catalog, summary: dict, now: datetime, cameras: dict[s
         "now_price": price_text(summary["price"], summary["cycle"], catalog.currency) if paid else "Free (no paid plan)",
         "total": running_total(catalog, cameras, cycle, dates),
         "plans_json": plans_json(catalog),
-        "next_dates": {key: format_date(value) for key, value in dates.items()},
+        "next_dates": {key: when(value) for key, value in dates.items()},
         "option_prices": {plan.code: option_prices(plan, catalog.currency) for plan in catalog},
     }

@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from camcare.portal.views import (
+    account,
     auth,
     cameras,
     cancel,
@@ -23,7 +24,7 @@ urlpatterns = [
     path("signup/", auth.signup, name="signup"),
     path("login/", auth.login, name="login"),
     path("logout/", auth.logout, name="logout"),
-    path("account/", auth.account, name="account"),
+    path("account/", account.account, name="account"),
     path("account/password/", auth.password_change, name="password_change"),
     path("confirm-password/", auth.reauth, name="reauth"),
     path("password-reset/", auth.password_reset, name="password_reset"),
@@ -54,6 +55,8 @@ urlpatterns = [
     path("cameras/removed/", cameras.removed, name="camera_removed"),
     path("cameras/<str:camera_id>/rename/", cameras.rename, name="camera_rename"),
     path("cameras/<str:camera_id>/remove/", cameras.remove, name="camera_remove"),
+    path("cameras/<str:camera_id>/replace/", cameras.replace, name="camera_replace"),
+    path("cameras/replaced/<str:camera_id>/", cameras.replaced, name="camera_replaced"),
     path("change/preview/<str:quote_id>/", change.preview, name="preview"),
     path("change/done/<str:quote_id>/", change.done, {"kind": "change"}, name="change_done"),
     path("scheduled-change/drop/", change.drop_scheduled_change, name="drop_scheduled_change"),

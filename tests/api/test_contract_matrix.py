@@ -72,6 +72,16 @@ ROUTES: dict[tuple[str, str], Route] = {
         fields={"email": str, "password": str}, required=("email", "password"),
     ),
     ("DELETE", "/api/v1/tokens/current"): Route("account"),
+    # The caller's own account (no id in the path: the token decides whose).
+    ("GET", "/api/v1/account"): Route("account"),
+    ("PATCH", "/api/v1/account"): Route(
+        "account", body=lambda w: {"time_zone": "America/Los_Angeles"}, fields={"time_zone": str},
+        required=("time_zone",),
+        cases=(
+            Case("unknown time zone", lambda w: {"time_zone": "Mars/Olympus_Mons"}, code="unknown_time_zone"),
+            Case("an offset, not a zone", lambda w: {"time_zone": "-07:00"}, code="unknown_time_zone"),
+        ),
+    ),
     ("GET", "/api/v1/plans"): Route("public"),
     ("GET", "/api/v1/cameras"): Route("account"),
     ("POST", "/api/v1/cameras"): Route(
@@ -84,6 +94,15 @@ ROUTES: dict[tuple[str, str], Route] = {
         ),
     ),
     ("DELETE", "/api/v1/cameras/{camera_id}"): Route("account"),
+    ("POST", "/api/v1/cameras/{camera_id}/replace"): Route(
+        "account", body=lambda w: {"name": "Porch", "model": "KC300", "serial": "SN-REPLACEMENT"},
+        fields={"name": str, "model": str, "serial": str}, required=("serial",),
+        cases=(
+            Case("blank serial", lambda w: {"serial": "  "}, code="invalid_serial"),
+            Case("serial of another account", lambda w: {"serial": Camera.objects.get(
+                pk=w.outsider.camera("Shed")).serial.lower()}, 409, "camera_already_registered"),
+        ),
+    ),
     ("GET", "/api/v1/cameras/{camera_id}/clips"): Route("account"),
     ("PUT", "/api/v1/payment-method"): Route(
         "account", body=lambda w: {"token": "tok_visa"}, fields={"token": str}, required=("token",),
@@ -253,10 +272,11 @@ def test_it_answers_public_routes_without_credentials(key, world, anon_api):
 def test_it_answers_404_for_another_accounts_id_in_the_path(key, world, api):
     method, path = key
     before = db_state()
-    theirs = call(api, method, fill(path, world.outsider))
+    sent = ROUTES[key].body(world) if ROUTES[key].body else None  # only the id is wrong
+    theirs = call(api, method, fill(path, world.outsider), sent)
     body = assert_error(theirs, 404, "not_found", account=world.owner.account)
     assert db_state() == before
-    nonexistent = call(api, method, re.sub(r"\{\w+\}", "zz_does_not_exist", path))
+    nonexistent = call(api, method, re.sub(r"\{\w+\}", "zz_does_not_exist", path), sent)
     other = assert_error(nonexistent, 404, "not_found", account=world.owner.account)
     assert other["message"] == body["message"]
 
@@ -266,7 +286,8 @@ def test_it_answers_404_for_another_accounts_id_in_the_path(key, world, api):
 def test_it_answers_404_for_any_malformed_id_in_the_path(key, weird, world, api):
     method, path = key
     before = db_state()
-    response = call(api, method, re.sub(r"\{\w+\}", weird, path))
+    body = ROUTES[key].body(world) if ROUTES[key].body else None  # only the id is wrong
+    response = call(api, method, re.sub(r"\{\w+\}", weird, path), body)
     assert_error(response, 404, account=world.owner.account)
     assert_documented(key, response)
     assert db_state() == before
@@ -358,7 +379,7 @@ def test_it_refuses_malformed_input_with_a_clear_4xx_and_changes_nothing(key, ca
     route = ROUTES[key]
     client_api, account = (anon_api, None) if route.auth == "public" else (api, world.owner.account)
     before = db_state()
-    response = call(client_api, method, path, case.body(world))
+    response = call(client_api, method, fill(path, world.owner), case.body(world))
     assert_error(response, case.status, case.code, account=account)
     assert_documented(key, response)
     assert db_state() == before
@@ -370,7 +391,7 @@ def test_it_accepts_the_valid_body_the_matrix_starts_from(key, world, api, anon_
     method, path = key
     route = ROUTES[key]
     client_api = anon_api if route.auth == "public" else api
-    response = call(client_api, method, path, route.body(world))
+    response = call(client_api, method, fill(path, world.owner), route.body(world))
     assert response.status_code in (200, 201), response.content
 
 

@@ -9,7 +9,8 @@ from django.db import IntegrityError
 from django.test import Client
 
 from camcare.cameras.clipstore import store_clip
-from camcare.cameras.models import Clip
+from camcare.cameras.errors import CameraRefusal
+from camcare.cameras.models import Camera, Clip
 from tests.cameras.conftest import media_files
 from tests.conftest import Api
 
@@ -154,3 +155,17 @@ def test_it_replays_an_upload_with_the_same_idempotency_key(porch, now, mp4):
     assert first.json() == second.json()
     assert Clip.objects.count() == 1
     assert len(media_files()) == 1
+
+
+def test_an_upload_whose_camera_left_meanwhile_is_refused_as_an_unknown_token(porch, now, mp4):
+    # The camera was replaced or removed after its token was checked: no clip row, no file,
+    # and the 401 of a token that does not count (never a 500 from the foreign key).
+    files_before = media_files()
+    camera = porch.camera
+    Camera.objects.filter(pk=camera.pk).delete()
+    with pytest.raises(CameraRefusal) as refused:
+        store_clip(camera=camera, content=ContentFile(mp4, name="x.mp4"), recorded_at=now,
+                   duration_s=4, size=len(mp4), content_type="video/mp4")
+    assert (refused.value.status, refused.value.code) == (401, "unauthorized")
+    assert media_files() == files_before
+    assert not Clip.objects.filter(camera_id=camera.pk).exists()

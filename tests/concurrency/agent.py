@@ -49,12 +49,25 @@ def make_owner(cameras: int = 1) -> dict:
     return {"id": account.pk, "email": account.email, "token": issue_token(account), "cameras": ids}
 
 
-def make_staff(password: str) -> dict:
+def make_staff(password: str, billing_admin: bool = False) -> dict:
+    """A staff member (an agent, or a billing admin when asked) with a confirmed TOTP
+    device, as enrolment in the console leaves it: its key (hex) is in the answer, so that
+    the test computes the codes its authenticator app would show. A device of its own per
+    staff member: a code is accepted once, so sessions signing in within one 30-second
+    step must not share one."""
+    from django.contrib.auth.models import Group
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+    from django_otp.util import random_hex
+
     from camcare.accounts.models import Account
+    from camcare.support.roles import Role
 
     email = f"staff-{uuid.uuid4().hex[:12]}@concurrency.example"
-    Account.objects.create_user(email=email, password=password, is_staff=True)
-    return {"email": email}
+    account = Account.objects.create_user(email=email, password=password, is_staff=True)
+    if billing_admin:
+        account.groups.add(Group.objects.get(name=Role.BILLING_ADMIN))
+    device = TOTPDevice.objects.create(user=account, name="concurrency phone", key=random_hex(20), confirmed=True)
+    return {"email": email, "key": device.key, "step": device.step, "digits": device.digits}
 
 
 def _account_rows(model, account_id: str):

@@ -13,6 +13,7 @@ from fractions import Fraction
 from html.parser import HTMLParser
 
 import requests
+from django_otp.oath import totp
 
 # Repeats of each scenario: a race shows in some rounds only. Raise it to stress a fix
 # (CAMCARE_CONCURRENCY_ROUNDS=20); a correct server passes any number.
@@ -296,10 +297,13 @@ def forms_of(html: str) -> list[dict]:
     return parser.forms
 
 
-def staff_session(server) -> requests.Session:
-    """A signed-in support session: the login form with its CSRF token, as a browser."""
+def staff_session(server, *, billing_admin: bool = False) -> requests.Session:
+    """A signed-in support session, as a browser gets one: the login form with its CSRF
+    token, then the console's TOTP step with the code the staff member's app shows now.
+    Each call makes a new staff member (an agent, or a billing admin) with a device of
+    their own, so sessions made within one 30-second step never reuse a code."""
     password = f"Staff-{uuid.uuid4().hex}"
-    staff = server.agent("make_staff", password=password)
+    staff = server.agent("make_staff", password=password, billing_admin=billing_admin)
     session = requests.Session()
     page = session.get(f"{server.url}/login/", timeout=30)
     assert page.status_code == 200, page.status_code
@@ -307,6 +311,17 @@ def staff_session(server) -> requests.Session:
     fields = {**form["fields"], "email": staff["email"], "password": password}
     signed_in = session.post(f"{server.url}/login/", data=fields, allow_redirects=False, timeout=30)
     assert signed_in.status_code == 302, (signed_in.status_code, signed_in.text[:2000])
+    # The console answers nothing but its TOTP step until the session passed it.
+    step = session.get(f"{server.url}/support/", allow_redirects=False, timeout=30)
+    assert step.status_code == 302 and step.headers["Location"].startswith("/support/verify/"), step.status_code
+    page = session.get(server.url + step.headers["Location"], timeout=30)
+    assert page.status_code == 200, page.status_code
+    form = next(f for f in forms_of(page.text) if "token" in f["fields"])
+    code = f"{totp(bytes.fromhex(staff['key']), step=staff['step'], digits=staff['digits']):0{staff['digits']}d}"
+    verified = session.post(server.url + (form["action"] or step.headers["Location"]),
+                            data={**form["fields"], "token": code}, allow_redirects=False, timeout=30)
+    assert verified.status_code == 302 and verified.headers["Location"] == "/support/", (
+        verified.status_code, verified.text[:2000])
     return session
 
 

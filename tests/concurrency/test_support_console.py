@@ -1,6 +1,7 @@
 """The support console under double submission (POLICY.md sections 7 and 10): staff signed
-in with a session and CSRF, as in a browser. Simultaneous refunds never refund more than
-the charge took, and one rendered form acts once however often it is sent."""
+in with a session and CSRF and past the TOTP step, as in a browser, typing amounts in
+dollars. Simultaneous refunds never refund more than the charge took, and one rendered
+form acts once however often it is sent."""
 
 import re
 from functools import partial
@@ -29,7 +30,14 @@ REFERENCE = re.compile(r"ERR-[0-9A-HJKMNP-TV-Z]{10}")
 
 @pytest.fixture(scope="module")
 def staff(server):
+    """An agent: refunds up to $50.00, which every refund here is under."""
     return staff_session(server)
+
+
+@pytest.fixture(scope="module")
+def billing_admin(server):
+    """Only a billing admin may issue a credit."""
+    return staff_session(server, billing_admin=True)
 
 
 def _paid_owner(server):
@@ -47,8 +55,13 @@ def _status_problems(responses) -> list[str]:
             for r in responses if r.status_code not in FORM_STATUSES]
 
 
+def dollars(cents: int) -> str:
+    """As staff type an amount in the console: 300 cents is "3.00"."""
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
 def _refund_fields(fields: dict, order_id: str, amount: int) -> dict:
-    return {**fields, "order_id": order_id, "amount": str(amount), "reason": "Concurrency test"}
+    return {**fields, "order_id": order_id, "amount": dollars(amount), "reason": "Concurrency test"}
 
 
 def test_it_never_refunds_more_than_the_charge_for_simultaneous_staff_refunds(server, staff):
@@ -93,13 +106,13 @@ def test_it_refunds_once_when_one_rendered_support_form_is_sent_twice(server, st
 
 
 @pytest.mark.parametrize("how", ["one after the other", "both at once"])
-def test_it_credits_once_when_one_rendered_support_form_is_sent_twice(server, staff, how):
+def test_it_credits_once_when_one_rendered_support_form_is_sent_twice(server, billing_admin, how):
     rounds = Rounds(f"one rendered credit form of 250 sent twice, {how}")
     for _ in range(ROUNDS):
         mark = server.agent("mark")
         owner, _ = _paid_owner(server)
-        url, fields = support_form(server, staff, owner, "credit")
-        send = partial(post_form, staff, url, {**fields, "amount": "250", "reason": "Concurrency test"})
+        url, fields = support_form(server, billing_admin, owner, "credit")
+        send = partial(post_form, billing_admin, url, {**fields, "amount": dollars(250), "reason": "Concurrency test"})
         responses = [send(), send()] if how == "one after the other" else simultaneously([send, send])
         problems = _status_problems(responses)
         books = check_books(server, mark, [owner])

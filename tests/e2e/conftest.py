@@ -39,7 +39,8 @@ def browser():
 
 @pytest.fixture
 def page(browser, live_server, transactional_db):
-    context = browser.new_context(base_url=live_server.url, viewport=DESKTOP)
+    # UTC whatever the host: sign-up records the browser's zone, and the dates asserted are UTC.
+    context = browser.new_context(base_url=live_server.url, viewport=DESKTOP, timezone_id="UTC")
     page = context.new_page()
     page.set_default_timeout(20_000)
     errors: list[str] = []

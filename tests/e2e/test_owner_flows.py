@@ -18,6 +18,7 @@ from tests.cameras.conftest import add_clip
 from tests.conftest import PASSWORD, make_account, set_clock, utc
 from tests.e2e.conftest import DESKTOP, check_page
 from tests.e2e.test_portal import choose, sign_in
+from tests.support.otp import code_of, device_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -118,12 +119,19 @@ def test_it_changes_a_plan_without_javascript(browser, live_server):
 
 
 def test_it_sends_staff_to_the_support_console(page: Page):
+    """Through the console's second factor: the TOTP step first, then the console."""
     staff = make_account("helper@camcare.example", is_staff=True)
+    device = device_of(staff)
     page.goto("/login/")
     page.get_by_label("E-mail").fill(staff.email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/support/verify/\?next=%2Fsupport%2F$"))
+    expect(page.get_by_role("heading", name="Second step: your authenticator code")).to_be_visible()
+    page.get_by_label("6-digit code").fill(code_of(device))
+    page.get_by_role("button", name="Verify").click()
     expect(page).to_have_url(re.compile(r"/support/$"))
+    expect(page.get_by_role("heading", name="Support console")).to_be_visible()
 
 
 def test_it_returns_a_cancels_credit_under_its_own_order(page: Page):

@@ -21,6 +21,7 @@ from tests.e2e.conftest import screenshots
 from tests.e2e.test_portal import plans_shown, sign_in
 from tests.stores.apple_signing import AppleChain, ApplePurchase, trust
 from tests.stores.conftest import APPLE_URL
+from tests.support.otp import code_of, device_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -80,10 +81,15 @@ def test_it_lists_the_store_notification_with_its_verification_in_the_support_co
     post_notification(live_server, purchase)
     create_account(email="staff@camcare.example", password=PASSWORD)
     Account.objects.filter(email="staff@camcare.example").update(is_staff=True)
+    device = device_of(Account.objects.get(email="staff@camcare.example"))
     page.goto("/login/")
     page.get_by_label("E-mail").fill("staff@camcare.example")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    # The console's second factor: the TOTP step, then the console.
+    expect(page.get_by_role("heading", name="Second step: your authenticator code")).to_be_visible()
+    page.get_by_label("6-digit code").fill(code_of(device))
+    page.get_by_role("button", name="Verify").click()
     expect(page.get_by_role("heading", name="Support console")).to_be_visible()
     page.goto(f"/support/accounts/{account.pk}/")
     expect(page.get_by_role("heading", name=account.email)).to_be_visible()

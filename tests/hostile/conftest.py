@@ -13,6 +13,7 @@ from django.test import Client
 
 from camcare.api.v1 import api as ninja_api
 from tests.api.conftest import anon_api, api, assert_error, db_state, outsider_api, world  # noqa: F401 (fixtures)
+from tests.support.otp import make_billing_admin, verified_client
 
 MUTATING = {"post", "put", "patch", "delete"}
 
@@ -84,6 +85,11 @@ def portal(world) -> Client:  # noqa: F811 (the fixture imported above)
 
 @pytest.fixture
 def staff_client(staff) -> Client:
-    client = Client()
-    client.force_login(staff)
-    return client
+    """An agent signed in to the console: password, then the TOTP step (as staff must)."""
+    return verified_client(staff)
+
+
+@pytest.fixture
+def billing_admin_client(staff) -> Client:
+    """A billing admin through the TOTP step: the one role whose credit form is read at all."""
+    return verified_client(make_billing_admin(staff))

@@ -14,6 +14,7 @@ from camcare.stores.selectors import support_panel
 from tests.conftest import utc
 from tests.portal.conftest import signed_in, text
 from tests.stores.apple_signing import ApplePurchase
+from tests.support.otp import verified_client
 from tests.stores.conftest import APPLE_URL, post_json
 from tests.stores.test_apple import PREMIUM, ok, send
 
@@ -86,7 +87,7 @@ def test_it_lists_unlinked_purchases_and_rejected_notifications_to_staff_only(ow
     ok(send(stranger, "SUBSCRIBED", "INITIAL_BUY"), "unlinked")
     assert post_json(APPLE_URL, {"signedPayload": "forged"}).status_code == 400
     url = reverse("stores:unlinked")
-    page = signed_in(staff).get(url)
+    page = verified_client(staff).get(url)  # staff past the console's second factor
     assert page.status_code == 200
     body = page.content.decode()
     assert stranger.original_transaction_id in body and "f81d4fae-7dec-11d0-a765-00a0c91e6bf6" in body

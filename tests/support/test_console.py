@@ -1,32 +1,23 @@
-"""The support console: staff only, finds accounts three ways, audited refunds and credits,
-each money form acting once however often it is sent."""
+"""The support console: staff only (and past the second factor), finds accounts three ways,
+audited refunds and credits typed in dollars, each money form acting once however often it
+is sent."""
 
 from collections import Counter
-from html.parser import HTMLParser
 
 import pytest
 from django.test import Client
 
 from camcare.audit.errors import record_error
 from camcare.audit.models import AuditEvent
-from camcare.billing import actions, selectors
+from camcare.billing import selectors
 from camcare.billing.models import LedgerEntry, Order
-from tests.billing.conftest import add_camera
+from tests.support.pages import Page, account_page, sent_from_page
 
 
 @pytest.fixture
-def staff_client(staff):
-    client = Client()
-    client.force_login(staff)
-    return client
-
-
-@pytest.fixture
-def paid_owner(owner):
-    camera = add_camera(owner, "Porch")
-    actions.save_payment_method(account=owner, token="tok_visa", actor=owner)
-    actions.change_plan(account=owner, cameras={camera.pk: "plus"}, actor=owner)
-    return owner
+def staff_client(admin_client):
+    """A billing admin past the second factor: these tests use every form of the page."""
+    return admin_client
 
 
 def test_it_hides_the_console_from_owners(owner):
@@ -62,45 +53,9 @@ def test_it_finds_an_account_by_error_reference(staff_client, owner, outsider):
     assert "payment_failed" in body
 
 
-def test_it_audits_every_look_at_an_account(staff_client, staff, owner):
+def test_it_audits_every_look_at_an_account(staff_client, billing_admin, owner):
     staff_client.get(f"/support/accounts/{owner.pk}/")
-    assert AuditEvent.objects.filter(actor=staff, account=owner, action="support.viewed_account").count() == 1
-
-
-class Page(HTMLParser):
-    """The elements of a page with an id, the labels, and the form each one is in."""
-
-    def __init__(self, html: str):
-        super().__init__()
-        self.form = None
-        self.ids: list[tuple[str, str | None]] = []  # (id, form action)
-        self.labels: list[tuple[str, str | None]] = []  # (for, form action)
-        self.inputs: dict[str, dict] = {}  # id -> attributes
-        self.feed(html)
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "form":
-            self.form = attrs.get("action")
-        if "id" in attrs:
-            self.ids.append((attrs["id"], self.form))
-        if tag == "input" and "id" in attrs:
-            self.inputs[attrs["id"]] = attrs
-        if tag == "label" and "for" in attrs:
-            self.labels.append((attrs["for"], self.form))
-
-    def handle_endtag(self, tag):
-        if tag == "form":
-            self.form = None
-
-
-def account_page(client, owner) -> Page:
-    return Page(client.get(f"/support/accounts/{owner.pk}/").content.decode())
-
-
-def sent_from_page(client, owner, form: str, **fields) -> dict:
-    """The form's fields with the one-time key its page was rendered with."""
-    return {**fields, "request_key": account_page(client, owner).inputs[f"{form}_request_key"]["value"]}
+    assert AuditEvent.objects.filter(actor=billing_admin, account=owner, action="support.viewed_account").count() == 1
 
 
 def test_it_gives_each_form_field_an_id_of_its_own(staff_client, paid_owner):
@@ -109,6 +64,10 @@ def test_it_gives_each_form_field_an_id_of_its_own(staff_client, paid_owner):
     assert not repeated
     where = dict(page.ids)
     assert page.labels and all(where.get(target) == form for target, form in page.labels)
+    # Each form's amount label focuses that form's own field, not the other form's.
+    labels = dict(page.labels)
+    assert labels["refund_amount"].endswith("/refund/") and labels["credit_amount"].endswith("/credit/")
+    assert page.inputs["refund_amount"]["name"] == page.inputs["credit_amount"]["name"] == "amount"
 
 
 def test_it_renders_a_new_one_time_key_with_each_page(staff_client, paid_owner):
@@ -119,7 +78,7 @@ def test_it_renders_a_new_one_time_key_with_each_page(staff_client, paid_owner):
 
 
 def test_it_refuses_a_money_form_without_its_key_and_renders_one(staff_client, paid_owner):
-    response = staff_client.post(f"/support/accounts/{paid_owner.pk}/credit/", {"amount": "250", "reason": "Outage"})
+    response = staff_client.post(f"/support/accounts/{paid_owner.pk}/credit/", {"amount": "2.50", "reason": "Outage"})
     assert response.status_code == 200
     assert "not sent from its page" in response.content.decode()
     assert selectors.credit_balance(paid_owner) == 0
@@ -130,13 +89,13 @@ def test_it_refuses_a_money_form_without_its_key_and_renders_one(staff_client, p
 def test_it_keeps_the_key_of_a_refused_form_shown_again(staff_client, paid_owner):
     """Sent again after a refusal (too much), the form still names the first attempt."""
     charge = Order.objects.get(account=paid_owner, kind="charge")
-    data = sent_from_page(staff_client, paid_owner, "refund", order_id=charge.order_id, amount="400", reason="Too much")
+    data = sent_from_page(staff_client, paid_owner, "refund", order_id=charge.order_id, amount="4.00", reason="Too much")
     response = staff_client.post(f"/support/accounts/{paid_owner.pk}/refund/", data)
     assert Page(response.content.decode()).inputs["refund_request_key"]["value"] == data["request_key"]
 
 
 def test_it_adds_credit_once_for_a_form_sent_twice(staff_client, paid_owner):
-    data = sent_from_page(staff_client, paid_owner, "credit", amount="250", reason="Outage on Mar 3")
+    data = sent_from_page(staff_client, paid_owner, "credit", amount="2.50", reason="Outage on Mar 3")
     first = staff_client.post(f"/support/accounts/{paid_owner.pk}/credit/", data)
     again = staff_client.post(f"/support/accounts/{paid_owner.pk}/credit/", data)
     assert (first.status_code, again.status_code) == (302, 302)
@@ -146,7 +105,7 @@ def test_it_adds_credit_once_for_a_form_sent_twice(staff_client, paid_owner):
 
 def test_it_refunds_once_for_a_form_sent_twice(staff_client, paid_owner):
     charge = Order.objects.get(account=paid_owner, kind="charge")
-    data = sent_from_page(staff_client, paid_owner, "refund", order_id=charge.order_id, amount="100", reason="Goodwill")
+    data = sent_from_page(staff_client, paid_owner, "refund", order_id=charge.order_id, amount="1.00", reason="Goodwill")
     first = staff_client.post(f"/support/accounts/{paid_owner.pk}/refund/", data)
     again = staff_client.post(f"/support/accounts/{paid_owner.pk}/refund/", data)
     assert (first.status_code, again.status_code) == (302, 302)
@@ -158,23 +117,23 @@ def test_it_refunds_again_with_a_new_page(staff_client, paid_owner):
     """Two refunds meant as two (two pages, two keys) are two."""
     charge = Order.objects.get(account=paid_owner, kind="charge")
     for _ in range(2):
-        data = sent_from_page(staff_client, paid_owner, "refund", order_id=charge.order_id, amount="100", reason="Twice")
+        data = sent_from_page(staff_client, paid_owner, "refund", order_id=charge.order_id, amount="$1", reason="Twice")
         assert staff_client.post(f"/support/accounts/{paid_owner.pk}/refund/", data).status_code == 302
     assert selectors.refundable_of(charge) == 199
 
 
-def test_it_issues_an_audited_credit(staff_client, staff, paid_owner):
-    data = sent_from_page(staff_client, paid_owner, "credit", amount="250", reason="Outage on Mar 3")
+def test_it_issues_an_audited_credit(staff_client, billing_admin, paid_owner):
+    data = sent_from_page(staff_client, paid_owner, "credit", amount="2.50", reason="Outage on Mar 3")
     response = staff_client.post(f"/support/accounts/{paid_owner.pk}/credit/", data)
     assert response.status_code == 302
     assert selectors.credit_balance(paid_owner) == 250
     event = AuditEvent.objects.get(action="support.credit")
-    assert (event.actor, event.account, event.detail["amount"]) == (staff, paid_owner, 250)
+    assert (event.actor, event.account, event.detail["amount"]) == (billing_admin, paid_owner, 250)
 
 
 def test_it_refunds_part_of_a_charge_to_the_card(staff_client, paid_owner):
     charge = Order.objects.get(account=paid_owner, kind="charge")
-    data = sent_from_page(staff_client, paid_owner, "refund", order_id=charge.order_id, amount="100", reason="Goodwill")
+    data = sent_from_page(staff_client, paid_owner, "refund", order_id=charge.order_id, amount="1.00", reason="Goodwill")
     response = staff_client.post(f"/support/accounts/{paid_owner.pk}/refund/", data)
     assert response.status_code == 302
     refund = Order.objects.get(account=paid_owner, kind="refund")
@@ -185,16 +144,16 @@ def test_it_refunds_part_of_a_charge_to_the_card(staff_client, paid_owner):
 
 def test_it_refuses_to_refund_more_than_is_left(staff_client, paid_owner):
     charge = Order.objects.get(account=paid_owner, kind="charge")
-    data = sent_from_page(staff_client, paid_owner, "refund", order_id=charge.order_id, amount="400", reason="Too much")
+    data = sent_from_page(staff_client, paid_owner, "refund", order_id=charge.order_id, amount="4.00", reason="Too much")
     response = staff_client.post(f"/support/accounts/{paid_owner.pk}/refund/", data)
     assert response.status_code == 200
-    assert "At most 399 cents" in response.content.decode()
+    assert f"At most $3.99 of {charge.order_id} can be refunded." in response.content.decode()
     assert not Order.objects.filter(kind="refund").exists()
 
 
 def test_it_refuses_a_refund_of_another_accounts_charge(staff_client, paid_owner, outsider):
     charge = Order.objects.get(account=paid_owner, kind="charge")
-    data = sent_from_page(staff_client, outsider, "refund", order_id=charge.order_id, amount="100", reason="Wrong account")
+    data = sent_from_page(staff_client, outsider, "refund", order_id=charge.order_id, amount="1.00", reason="Wrong account")
     response = staff_client.post(f"/support/accounts/{outsider.pk}/refund/", data)
     assert "No charge with this Order ID" in response.content.decode()
     assert not Order.objects.filter(kind="refund").exists()

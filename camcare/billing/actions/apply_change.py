@@ -1,5 +1,6 @@
 """Step 3 of an owner's change (payments.py): the change itself, its orders, its ledger
-posting and its audit row, in one transaction; erasure and receipts after the commit."""
+posting and its audit row, in one transaction; erasure, receipts and the plan-changed
+notice after the commit."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from camcare import clock
 from camcare.audit.events import Event, audit
 from camcare.billing import selectors
 from camcare.billing.actions import payments
-from camcare.billing.emails import record_receipt
+from camcare.billing.emails import record_plan_changed, record_receipt
 from camcare.billing.gateway import GatewayResult
 from camcare.billing.ledger import Book, change_entries, post
 from camcare.billing.models import (
@@ -105,6 +106,8 @@ def apply_change(payment: payments.Payment, results: dict[int, GatewayResult], *
     transaction.on_commit(lambda: _erase(outcome))
     for order in orders:
         record_receipt(order)
+    # Only here, after the change is applied: a declined change (_decline) changed nothing.
+    record_plan_changed(account, quote=quote, outcome=outcome, old=old, orders=orders, erasures=erasures)
     return orders, erasures
 
 

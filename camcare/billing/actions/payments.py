@@ -13,6 +13,11 @@ Under a claim nothing else changes the subscription's money: every other write i
 guarded by the same claim or by `claimed_by = ""`. A crash between the steps leaves the
 claim and its pending orders; `reconciler.reconcile_pending` settles them by asking the
 gateway about their keys, and then runs the same step 3.
+
+The billing run takes the same three steps for a batch of subscriptions at once
+(actions/batch.py): step 1 claims each with its own claim id in one UPDATE, step 2 makes
+the batch's `call_gateway` calls side by side, step 3 releases every claim with
+`release_many` before it writes anything else. One claim is still one subscription's.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from django.db import transaction
 from django.db.models import F
 
 from camcare import clock
-from camcare.billing.gateway import GatewayResult, get_gateway
+from camcare.billing.actions.rows import column, update_each
+from camcare.billing.gateway import GatewayResult, PaymentGateway, get_gateway
 from camcare.billing.models import Order, OrderKind, OrderStatus, Subscription
 from camcare.domain.order_ids import new_order_id
 
@@ -80,9 +86,10 @@ def begin(subscription_id: int, *, guard: dict, prepare: Prepare) -> Payment | N
     return payment
 
 
-def pending_order(payment: Payment, **fields) -> Order:
-    """Write one order of the claim, pending until step 3; the first one takes the claim's id."""
-    order = Order.objects.create(
+def new_order(payment: Payment, **fields) -> Order:
+    """One order of the claim, pending until step 3, not saved yet (the billing run writes a
+    batch's orders in one INSERT); the first one takes the claim's id."""
+    order = Order(
         order_id=payment.claim if not payment.orders else new_order_id(),
         account=payment.subscription.account, status=OrderStatus.PENDING, claim=payment.claim,
         currency=payment.subscription.currency, **fields,
@@ -91,9 +98,16 @@ def pending_order(payment: Payment, **fields) -> Order:
     return order
 
 
-def call_gateway(payment: Payment) -> dict[int, GatewayResult]:
+def pending_order(payment: Payment, **fields) -> Order:
+    """Write one order of the claim, pending until step 3; the first one takes the claim's id."""
+    order = new_order(payment, **fields)
+    order.save(force_insert=True)
+    return order
+
+
+def call_gateway(payment: Payment, gateway: PaymentGateway | None = None) -> dict[int, GatewayResult]:
     """Step 2: each pending order's call, by its idempotency key (a repeat is harmless)."""
-    gateway = get_gateway()
+    gateway = gateway or get_gateway()
 
     def charge(order: Order) -> GatewayResult:
         if not payment.token:
@@ -102,6 +116,13 @@ def call_gateway(payment: Payment) -> dict[int, GatewayResult]:
                               idempotency_key=order.gateway_key)
 
     return _results(payment, charge)
+
+
+def calls_gateway(payment: Payment) -> bool:
+    """Whether step 2 of `payment` reaches the gateway (else it answers at once: nothing to
+    charge, or no card to charge it on)."""
+    return any(_needs_gateway(order) and (order.kind != OrderKind.CHARGE or payment.token)
+               for order in payment.orders)
 
 
 def _results(payment: Payment, charge: Callable[[Order], GatewayResult]) -> dict[int, GatewayResult]:
@@ -124,8 +145,8 @@ def _needs_gateway(order: Order) -> bool:
     return order.kind != OrderKind.CREDIT and order.amount > 0
 
 
-def refund(order: Order) -> GatewayResult:
-    return get_gateway().refund(
+def refund(order: Order, gateway: PaymentGateway | None = None) -> GatewayResult:
+    return (gateway or get_gateway()).refund(
         charge_reference=order.refers_to.gateway_ref, amount=order.amount, idempotency_key=order.gateway_key
     )
 
@@ -155,14 +176,22 @@ def run(subscription_id: int, *, guard: dict, prepare: Prepare, apply: Apply) ->
     return (False, None) if result is CLAIM_LOST else (True, result)
 
 
-def settle(order: Order, result: GatewayResult) -> Order:
-    """Mark a pending order succeeded or failed with what the gateway said (step 3)."""
+SETTLED_FIELDS = ["status", "settled_at", "gateway_ref", "failure_code", "failure_message"]
+
+
+def mark_settled(order: Order, result: GatewayResult) -> Order:
+    """Set a pending order succeeded or failed with what the gateway said, not saved yet."""
     order.status = OrderStatus.SUCCEEDED if result.succeeded else OrderStatus.FAILED
     order.settled_at = clock.real_now()
     order.gateway_ref = result.reference or order.gateway_ref
     order.failure_code = "" if result.succeeded else result.decline_code[:40]
     order.failure_message = "" if result.succeeded else result.message[:200]
-    order.save(update_fields=["status", "settled_at", "gateway_ref", "failure_code", "failure_message"])
+    return order
+
+
+def settle(order: Order, result: GatewayResult) -> Order:
+    """Mark a pending order succeeded or failed with what the gateway said (step 3)."""
+    mark_settled(order, result).save(update_fields=SETTLED_FIELDS)
     return order
 
 
@@ -178,12 +207,46 @@ def release(payment: Payment, *, changed: bool = True, **fields) -> None:
         raise ClaimLost(payment.claim)
 
 
-def replay(payment: Payment) -> dict[int, GatewayResult]:
+def release_many(releases: list[tuple[Payment, dict, bool]]) -> None:
+    """`release` of many claims at once: each (payment, fields, changed) as
+    `release(payment, changed=changed, **fields)`, one UPDATE per subscription sent as one
+    statement per set of fields, each guarded by its own claim. The first write of a
+    batch's step 3: ClaimLost when any claim is gone, so the caller's transaction rolls
+    back whole."""
+    groups: dict[tuple[tuple[str, ...], bool], list[tuple[Payment, dict]]] = {}
+    for payment, fields, changed in releases:
+        groups.setdefault((tuple(sorted(fields)), changed), []).append((payment, fields))
+    version = column(Subscription, "version")
+    for (names, changed), group in groups.items():
+        released = update_each(
+            Subscription, set_fields=[*names, "claimed_by", "claimed_at"], where_fields=["id", "claimed_by"],
+            rows=[(*(fields[name] for name in names), "", None, payment.subscription.pk, payment.claim)
+                  for payment, fields in group],
+            set_sql=f"{version} = {version} + 1" if changed else "",
+        )
+        if released != len(group):
+            raise ClaimLost([payment.claim for payment, _ in group])
+
+
+def replay(payment: Payment, *, charge_unseen: bool = False) -> dict[int, GatewayResult]:
     """Step 2 again, for the reconciler: what the gateway did with each pending order.
-    A charge it never saw did not happen (it is not made now: the owner was not waiting
-    for it any more); a refund is simply made again with its key (a repeat is harmless)."""
+    A charge it never saw did not happen; it is not made now (the owner was not waiting
+    for it any more) unless `charge_unseen`: a bill that fell due is charged now with its
+    own key, so a billing run killed before its gateway calls bills each period once and
+    not as a failed attempt. A refund is simply made again with its key (a repeat is
+    harmless)."""
     gateway = get_gateway()
-    return _results(payment, lambda order: gateway.lookup_charge(order.gateway_key) or ABANDONED)
+
+    def charge(order: Order) -> GatewayResult:
+        seen = gateway.lookup_charge(order.gateway_key)
+        if seen is not None or not charge_unseen:
+            return seen or ABANDONED
+        if not payment.token:
+            return NO_CARD
+        return gateway.charge(token=payment.token, amount=order.amount, currency=order.currency,
+                              idempotency_key=order.gateway_key)
+
+    return _results(payment, charge)
 
 
 def resume(subscription: Subscription) -> Payment:

@@ -1,5 +1,13 @@
 """The janitor of the payment sequence (payments.py): claims a crash left between the
-gateway call and the final transaction are settled from their pending orders."""
+gateway call and the final transaction are settled from their pending orders.
+
+A claim is stale after STALE_CLAIM of real time without news: a single payment takes
+seconds, and a billing run's batch refreshes its claims every batch.HEARTBEAT while its
+gateway calls are in flight, so only the claims of a dead process (a killed worker, a
+crash) grow stale. A killed billing run converges: its unclaimed subscriptions are billed
+by the next run, its claims by this, each renewal charged once (its idempotency key), a
+charge the gateway never saw made now (renewals.settle_claimed_bill).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +20,9 @@ from camcare.billing.actions.renewals import settle_claimed_bill
 from camcare.billing.actions.support_money import settle_claimed_support
 from camcare.billing.models import Purpose, Subscription
 
-STALE_CLAIM = timedelta(minutes=10)  # real time after which the reconciler settles a claim
+# Real time after which the reconciler settles a claim: many heartbeats (batch.HEARTBEAT,
+# one minute), so a live batch's claims never look stale.
+STALE_CLAIM = timedelta(minutes=10)
 
 SETTLERS = {
     Purpose.CHANGE: settle_claimed_change,

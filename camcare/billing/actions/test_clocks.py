@@ -23,6 +23,7 @@ def set_test_clock(account, at: datetime) -> None:
 
 def advance_test_clock(*, account, to: datetime, actor) -> datetime:
     """Freeze the account's clock at `to`, running everything due on the way (API.md)."""
+    from camcare.billing.actions.reminders import send_due_reminders
     from camcare.billing.actions.renewals import run_due  # the billing run, shared with the job
     from camcare.billing.actions.store_entitlements import expire_store_subscriptions
 
@@ -34,6 +35,7 @@ def advance_test_clock(*, account, to: datetime, actor) -> datetime:
     run_due(account=account, until=to, on_test_clock=True)
     set_test_clock(account, to)
     expire_store_subscriptions(at=to, account=account)
+    send_due_reminders(at=to, account=account)
     _erase_aged_clips(account, to)
     audit(actor=actor, account=account, action=Event.TEST_CLOCK_ADVANCED, at=to, to=iso_z(to))
     return to

@@ -1,5 +1,6 @@
 """Accounts: sign up, sign in (throttled), sign out, re-authentication, change password.
-Password reset by e-mail uses Django's own views (urls.py) with these templates."""
+Password reset by e-mail uses Django's own views (urls.py) with these templates; the
+account page itself is views/account.py."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from camcare.accounts import services
+from camcare.accounts import services, time_zones
 from camcare.portal.forms import ReauthForm, SignInForm, SignUpForm
 from camcare.portal.reauth import mark_password_entered
 
@@ -45,8 +46,12 @@ def signup(request):
         return redirect("portal:home")
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        # The browser's zone, set by static/portal/time_zone.js (POLICY.md section 16);
+        # without the script, or with a name this server does not know, UTC.
+        zone = time_zones.zone_or_utc(request.POST.get("time_zone"))
         try:
-            account = services.create_account(email=form.cleaned_data["email"], password=form.cleaned_data["password"])
+            account = services.create_account(email=form.cleaned_data["email"], password=form.cleaned_data["password"],
+                                              time_zone=zone)
         except services.EmailTaken:
             form.add_error("email", "An account with this e-mail already exists. Sign in, or reset its password.")
         else:
@@ -122,11 +127,6 @@ def reauth(request):
                 return redirect(_next_url(request))
     context = {"form": form, "next": _next_url(request)}
     return render(request, "portal/auth/reauth.html", context, status=status if status != 200 else form_status(request, form))
-
-
-@login_required
-def account(request):
-    return render(request, "portal/auth/account.html")
 
 
 @login_required

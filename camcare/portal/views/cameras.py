@@ -1,12 +1,15 @@
-"""Managing a camera: rename it, and remove it from the account. A removal is shown first
-like a change (the money: its paid line moved to Free, priced by the billing preview;
-the erasure: every clip of the camera), confirmed by typing REMOVE, and done once."""
+"""Managing a camera: rename it, replace it, and remove it from the account. A removal is
+shown first like a change (the money: its paid line moved to Free, priced by the billing
+preview; the erasure: every clip of the camera), confirmed by typing REMOVE, and done once.
+A replacement (POLICY.md section 14) is a form, a confirmation of what moves, then the new
+device token, shown once."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from urllib.parse import urlencode
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
@@ -19,11 +22,11 @@ from camcare.billing.errors import BillingRefusal
 from camcare.billing.models import Order, OrderKind, OrderStatus, Quote
 from camcare.cameras import erasure, services
 from camcare.cameras.errors import CameraRefusal
-from camcare.cameras.views import download_url
+from camcare.cameras.views import FIELD_OF_REFUSAL, download_url
 from camcare.catalog import get_catalog
 from camcare.domain.catalog import FREE
 from camcare.portal import previews
-from camcare.portal.forms import RemoveCameraForm, RenameCameraForm
+from camcare.portal.forms import IdempotentForm, RemoveCameraForm, RenameCameraForm
 from camcare.portal.reauth import recent_password_required
 from camcare.portal.refusals import describe
 from camcare.portal.views.auth import form_status
@@ -162,3 +165,112 @@ def removed(request):
         "credits": [order for order in orders if order.kind == OrderKind.CREDIT],
         "charges": [order for order in orders if order.kind == OrderKind.CHARGE and order.amount],
     })
+
+
+# ---------------------------------------------------------------- replacing a camera
+
+
+class ReplaceCameraForm(IdempotentForm):
+    """The new camera's details; `step` says which page sent them: the details ("review"),
+    the confirmation ("confirm"), or its "change the details" button ("edit")."""
+
+    serial = forms.CharField(
+        label="Serial number of the new camera", max_length=services.SERIAL_MAX,
+        help_text="Printed on the label under the new camera; capitals or not, it is the same serial.",
+    )
+    model = forms.CharField(label="Model", max_length=services.MODEL_MAX, required=False)
+    name = forms.CharField(label="Name", max_length=services.NAME_MAX, help_text="Where it is, e.g. “Front door”.")
+    step = forms.ChoiceField(choices=[("review", "review"), ("confirm", "confirm"), ("edit", "edit")],
+                             widget=forms.HiddenInput, initial="review")
+
+
+def _replace_facts(camera) -> dict:
+    """What the confirmation says moves to the new camera."""
+    catalog = get_catalog()
+    return {"plan_name": plan_name(catalog, camera.plan), "history_days": services.history_days(camera.plan),
+            "paid": camera.plan != FREE, "clips": services.visible_clips(camera).count()}
+
+
+def _replace_page(request, camera, form, *, shown=None, confirm: bool = False):
+    template = "portal/cameras/replace_confirm.html" if confirm else "portal/cameras/replace.html"
+    context = {"camera": camera, "form": form, "shown": shown, **_replace_facts(camera)}
+    return render(request, template, context, status=page_status(request, form, shown))
+
+
+def _precheck(form, camera) -> bool:
+    """The service's own checks before the confirmation is shown (it checks them again)."""
+    data = form.cleaned_data
+    try:
+        _, _, serial = services.checked_fields(data["name"], data["model"], data["serial"])
+        services.refuse_registered_serial(serial, replacing=camera)
+    except CameraRefusal as refusal:
+        form.add_error(FIELD_OF_REFUSAL.get(refusal.code), refusal.message)
+        return False
+    return True
+
+
+@recent_password_required
+def replace(request, camera_id: str):
+    if request.method == "POST":
+        return _replace_posted(request, camera_id)
+    camera = _owned_camera(request, camera_id)
+    form = ReplaceCameraForm(initial={"name": camera.name, "model": camera.model})
+    return _replace_page(request, camera, form)
+
+
+def _replace_posted(request, camera_id: str):
+    form = ReplaceCameraForm(request.POST)
+    confirmed = form.is_valid() and form.cleaned_data["step"] == "confirm"
+    camera = services.camera_of(request.user, camera_id) if "\x00" not in camera_id else None
+    if camera is None:  # a second click after the first replaced it: the first's result
+        outcome = run_once(request, form.key, f"replace:{camera_id}", _no_such_camera) if confirmed else None
+        if isinstance(outcome, HttpResponse):
+            return outcome
+        raise Http404("No such camera.")
+    if not form.is_valid() or form.cleaned_data["step"] == "edit" or not _precheck(form, camera):
+        return _replace_page(request, camera, form)
+    if not confirmed:
+        return _replace_page(request, camera, form, confirm=True)
+    return _replace_confirmed(request, camera, form)
+
+
+def _replace_confirmed(request, camera, form):
+    """Replace once (the form's key); the first answer shows the token, a resubmission of
+    the same form goes to the replaced page, which never shows it."""
+    data, done = form.cleaned_data, {}
+
+    def action() -> str:
+        done["replaced"] = actions.replace_camera(account=request.user, old_camera=camera, name=data["name"],
+                                                  model=data["model"], serial=data["serial"], actor=request.user)
+        return reverse("portal:camera_replaced", kwargs={"camera_id": done["replaced"].camera.id})
+
+    try:
+        outcome = run_once(request, form.key, f"replace:{camera.id}", action)
+    except CameraRefusal as refusal:  # e.g. the serial was registered since the confirmation
+        if refusal.status == 404:
+            raise Http404("No such camera.") from refusal
+        form.add_error(FIELD_OF_REFUSAL.get(refusal.code), refusal.message)
+        return _replace_page(request, camera, form)
+    if "replaced" in done:
+        return _token_page(request, done["replaced"], old_name=camera.name)
+    if isinstance(outcome, HttpResponse):
+        return outcome
+    return _replace_page(request, camera, form, shown=outcome, confirm=True)
+
+
+def _token_page(request, replaced, *, old_name: str):
+    """The device token is on this answer and never again: not a redirect, not cached."""
+    response = render(request, "portal/cameras/replaced.html", {
+        "camera": replaced.camera, "device_token": replaced.device_token, "old_name": old_name,
+        **_replace_facts(replaced.camera),
+    })
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+def replaced(request, camera_id: str):
+    """The replacement's result without the token (what a resubmitted form is sent to)."""
+    camera = _owned_camera(request, camera_id)
+    return render(request, "portal/cameras/replaced.html", {"camera": camera, "device_token": "",
+                                                            **_replace_facts(camera)})

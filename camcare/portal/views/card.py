@@ -21,7 +21,9 @@ def card(request):
     if request.method == "POST" and form.is_valid():
 
         def save() -> str:
-            saved = actions.save_payment_method(account=account, token=form.token, actor=account)
+            exp_month, exp_year = form.cleaned_data["expiry"]  # kept for the card-expiring reminder
+            saved = actions.save_payment_method(account=account, token=form.token, actor=account,
+                                                exp_month=exp_month, exp_year=exp_year)
             messages.success(request, f"Card saved: {saved.brand} ending in {saved.last4}.")
             return back or reverse("portal:home")  # e.g. the preview that needed a card
 

@@ -7,6 +7,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from fpdf import FPDF
 
+from camcare.accounts.time_zones import zone_of
 from camcare.billing import selectors
 from camcare.billing.models import Order, OrderKind
 from camcare.display import format_money
@@ -24,11 +25,19 @@ def _order_or_404(request, order_id: str) -> Order:
     return order
 
 
+def zone_note(order: Order) -> str:
+    """The line naming the zone of the receipt's times: the account's (POLICY.md section
+    16), whoever renders it, so the PDF filed away says the same as the page."""
+    return (f"Times are in {zone_of(order.account)} time. Questions: support@camcare.example, "
+            "with your account e-mail and this Order ID.")
+
+
 def receipt_lines(order: Order) -> list[tuple[str, str]]:
-    """(label, value) rows of a receipt, shared by the page and the PDF."""
+    """(label, value) rows of a receipt, shared by the page and the PDF; the date in the
+    account's zone, named ("31 Mar 2027, 17:00 PDT")."""
     rows = [
         ("Order ID", order.order_id),
-        ("Date", format_datetime(order.created_at)),
+        ("Date", format_datetime(order.created_at, zone_of(order.account))),
         ("Account", order.account.email),
         ("For", order.description),
         ("Status", order.get_status_display()),
@@ -57,7 +66,7 @@ def receipt_lines(order: Order) -> list[tuple[str, str]]:
 def receipt(request, order_id: str):
     order = _order_or_404(request, order_id)
     return render(request, "portal/billing/receipt.html", {
-        "order": order, "title": KIND_TITLES[order.kind], "rows": receipt_lines(order),
+        "order": order, "title": KIND_TITLES[order.kind], "rows": receipt_lines(order), "note": zone_note(order),
     })
 
 
@@ -84,7 +93,7 @@ def receipt_pdf_bytes(order: Order) -> bytes:
         pdf.multi_cell(0, 8, _pdf_text(value), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(6)
     pdf.set_font("helvetica", "", 9)
-    pdf.multi_cell(0, 5, "All times are UTC. Questions: support@camcare.example, with your account e-mail and this Order ID.")
+    pdf.multi_cell(0, 5, _pdf_text(zone_note(order)))
     return bytes(pdf.output())
 
 

@@ -1,0 +1,247 @@
+"""The billing run a batch at a time: the payment sequence (payments.py) for a few hundred
+subscriptions at once, with the rules of one bill (bills.py) and the writes of one bill
+(bill_writer.py), so a batch bills exactly what the single path would.
+
+A batch is a list of subscription ids, cut in time order from what is due at `at`:
+
+  1. `claim`: one UPDATE claims every id still due and unclaimed, each with its own claim
+     id (its renewal order's Order ID), the guard checked per row by the WHERE clause;
+     the rows that now hold one of our claim ids are the batch. Under the claims, their
+     inputs are read (four queries) and their pending orders written (one INSERT).
+  2. `charge`: the gateway calls side by side on a thread pool, each with its order's
+     idempotency key, outside any transaction; a live batch refreshes its claims every
+     HEARTBEAT, so only a dead one's go stale (reconciler.STALE_CLAIM).
+  3. `settle`: in one transaction, the claims still ours are released and every bill's
+     rows written (bill_writer.write), the notices drafted and written in bulk.
+
+Then the same ids again, for what is still due (a run down for two months bills the
+second month in a second round), until nothing is. A call whose outcome is unknown (the
+gateway raised) leaves its claim and pending order for the reconciler.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, wait
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+from django.db import connection, connections, transaction
+from django.db.models import Case, F, Q, When
+
+from camcare import clock
+from camcare.billing.actions import bill_writer, bills, payments
+from camcare.billing.actions.rows import insert_rows, update_each, values_of
+from camcare.billing.gateway import GatewayResult, get_gateway
+from camcare.billing.models import Channel, Order, Subscription
+from camcare.catalog import get_catalog
+from camcare.domain.order_ids import CROCKFORD, random_code
+from camcare.domain.pricing import Status
+from camcare.notices import outbox
+
+log = logging.getLogger("camcare.billing")
+
+BATCH_SIZE = 500  # subscriptions per batch (and per task of the fan-out)
+THREADS_ENV = "CAMCARE_GATEWAY_THREADS"
+# Gateway calls in flight per worker. A call mostly waits on the network (200 ms is a slow
+# gateway): 100 threads keep ~500 calls/s going at that latency. Each thread of the sandbox
+# holds a database connection: PostgreSQL's max_connections must cover workers x threads.
+DEFAULT_THREADS = 100
+HEARTBEAT = timedelta(minutes=1)  # how often a live batch refreshes its claims' claimed_at
+FAST_CALL = 0.02  # seconds: a gateway call that answers sooner needs no thread of its own
+SLOW_IN_A_ROW = 3  # slower calls in a row that tell the gateway's latency from a hiccup
+ORDER_ID_LENGTH = 10  # Crockford characters after "ORD-" (domain.order_ids)
+MAX_ROUNDS = 1000  # rounds of one batch: periods a subscription can be behind by, a bound
+
+Outcome = dict[int, GatewayResult] | BaseException  # step 2 of one payment
+
+
+def threads_setting(threads: int | None = None) -> int:
+    """Gateway threads per worker: the argument, else CAMCARE_GATEWAY_THREADS, else 100."""
+    if threads is None:
+        threads = int(os.environ.get(THREADS_ENV) or DEFAULT_THREADS)
+    return max(1, threads)
+
+
+def due_filter(at: datetime) -> Q:
+    """What the billing run bills at `at` (POLICY.md section 5): a renewal whose period
+    ended, or a retry whose date came; never a store's subscription (the store bills it)."""
+    return (Q(status=Status.ACTIVE, period_end__lte=at) | Q(status=Status.PAST_DUE, next_retry_at__lte=at)) & ~Q(
+        channel=Channel.APP_STORE)
+
+
+def due_ids(at: datetime, *, limit: int | None = None) -> list[int]:
+    """The ids due at `at` and not claimed, in time order (the instant each fell due)."""
+    due_at = Case(When(status=Status.ACTIVE, then=F("period_end")), default=F("next_retry_at"))
+    rows = (Subscription.objects.filter(due_filter(at), claimed_by="").annotate(due_at=due_at)
+            .order_by("due_at", "pk").values_list("pk", flat=True))
+    return list(rows[:limit])
+
+
+def due_batches(at: datetime, *, limit: int | None = None, size: int = BATCH_SIZE) -> list[list[int]]:
+    ids = due_ids(at, limit=limit)
+    return [ids[start:start + size] for start in range(0, len(ids), max(1, size))]
+
+
+def run_billing(*, at: datetime, limit: int | None = None, batch_size: int = BATCH_SIZE,
+                threads: int | None = None) -> int:
+    """Every batch due at `at`, one after the other in this process. Returns how many
+    bills ran (a renewal or an attempt each)."""
+    ran = 0
+    with GatewayPool(threads_setting(threads)) as pool:
+        for ids in due_batches(at, limit=limit, size=batch_size):
+            ran += run_batch(ids, at=at, pool=pool)
+    return ran
+
+
+def run_batch(ids: list[int], *, at: datetime, threads: int | None = None, pool: GatewayPool | None = None) -> int:
+    """Bill what of `ids` is due at `at` and unclaimed, round after round until nothing is.
+    Safe to run twice, or beside another run: the claims decide. Returns how many bills ran."""
+    with _pool(pool, threads) as gateway_pool:
+        ran = 0
+        todo = list(ids)
+        for _ in range(MAX_ROUNDS):
+            batch = claim(todo, at=at)
+            if not batch:
+                break
+            settled = settle(batch, charge(batch, gateway_pool), at=at)
+            ran += len(settled)
+            todo = [settlement.subscription_id for settlement in settled]
+        return ran
+
+
+@contextmanager
+def _pool(pool: GatewayPool | None, threads: int | None) -> Iterator[GatewayPool]:
+    if pool is not None:
+        yield pool
+        return
+    with GatewayPool(threads_setting(threads)) as own:
+        yield own
+
+
+# ---------------------------------------------------------------- step 1
+
+
+def claim(ids: list[int], *, at: datetime) -> list[payments.Payment]:
+    """Step 1 of a batch, in one short transaction: claim what of `ids` is due and unclaimed
+    (the guard is the WHERE clause of one UPDATE, checked row by row), give each claimed
+    row its own claim id, read their inputs under the claims, write their pending orders
+    in one INSERT. The batch's token marks its rows only inside this transaction."""
+    token = "BATCH-" + random_code(10)
+    claimed: list[Subscription] = []
+    with transaction.atomic():
+        for chunk in bill_writer.chunks(ids):
+            # By id, then by the token: claimed_by has no index of its own.
+            Subscription.objects.filter(due_filter(at), pk__in=chunk, claimed_by="").update(
+                claimed_by=token, claimed_at=clock.real_now())
+            claimed += Subscription.objects.filter(pk__in=chunk, claimed_by=token).select_related("account")
+        claimed.sort(key=lambda subscription: subscription.pk)
+        if not claimed:
+            return []
+        for subscription, claim_id in zip(claimed, claim_ids(len(claimed)), strict=True):
+            subscription.claimed_by = claim_id
+        update_each(Subscription, set_fields=["claimed_by"], where_fields=["id", "claimed_by"],
+                    rows=[(subscription.claimed_by, subscription.pk, token) for subscription in claimed])
+        inputs = bills.load_inputs(claimed)
+        catalog = get_catalog()  # one price list for the batch, as one bill reads one
+        batch = []
+        for subscription in claimed:
+            payment = payments.Payment(subscription, subscription.claimed_by)
+            start = bills.start_renewal if subscription.status == Status.ACTIVE else bills.start_retry
+            start(payment, inputs[subscription.pk], catalog=catalog)
+            batch.append(payment)
+        _write_orders([order for payment in batch for order in payment.orders])
+    return batch
+
+
+def claim_ids(count: int) -> list[str]:
+    """`count` claim ids, each the Order ID of its claim's first order: the format of
+    domain.order_ids.new_order_id ("ORD-" + 10 Crockford base32 characters, 50 random
+    bits), drawn with one read of the system's randomness for the batch instead of ten per
+    id (each byte's low 5 bits are uniform, 256 being a multiple of 32)."""
+    raw = secrets.token_bytes(ORDER_ID_LENGTH * count)
+    return ["ORD-" + "".join(CROCKFORD[byte & 31] for byte in raw[start:start + ORDER_ID_LENGTH])
+            for start in range(0, len(raw), ORDER_ID_LENGTH)]
+
+
+def _write_orders(orders: list[Order]) -> None:
+    """The pending orders in one INSERT, then their ids (the gateway's answers and the
+    ledger refer to them)."""
+    insert_rows(Order, [values_of(order) for order in orders])
+    by_order_id = {order.order_id: order for order in orders}
+    for chunk in bill_writer.chunks(list(by_order_id)):
+        for pk, order_id in Order.objects.filter(order_id__in=chunk).values_list("pk", "order_id"):
+            by_order_id[order_id].pk = pk
+
+
+# ---------------------------------------------------------------- step 2
+
+
+def charge(batch: list[payments.Payment], pool: GatewayPool) -> list[Outcome]:
+    """Step 2 of a batch: each payment's call_gateway, those that reach the gateway on the
+    pool, side by side (one gateway client for the batch). An exception is kept as that
+    payment's outcome: unknown."""
+    gateway = get_gateway()
+    calling = [payment for payment in batch if payments.calls_gateway(payment)]
+    answers = pool.map(lambda payment: payments.call_gateway(payment, gateway), calling,
+                       tick=lambda: refresh_claims(batch))
+    answered = {payment.claim: answer for payment, answer in zip(calling, answers, strict=True)}
+    return [answered[payment.claim] if payment.claim in answered else payments.call_gateway(payment, gateway)
+            for payment in batch]
+
+
+def refresh_claims(batch: list[payments.Payment]) -> None:
+    """The heartbeat of a live batch: its claims are not stale while it runs."""
+    for chunk in bill_writer.chunks(batch):
+        Subscription.objects.filter(pk__in=[payment.subscription.pk for payment in chunk],
+                                    claimed_by__in=[payment.claim for payment in chunk]).update(
+            claimed_at=clock.real_now())
+
+
+# ---------------------------------------------------------------- step 3
+
+
+def settle(batch: list[payments.Payment], outcomes: list[Outcome], *, at: datetime) -> list[bill_writer.Settlement]:
+    """Step 3 of a batch, in one transaction: the claims still ours (another settler, the
+    reconciler, may have finished one) are released and their bills written. A payment
+    whose call raised keeps its claim and pending order for the reconciler."""
+    known = []
+    for payment, outcome in zip(batch, outcomes, strict=True):
+        if isinstance(outcome, BaseException):
+            log.warning("billing: the gateway call of %s failed (%r); the reconciler settles it", payment.claim, outcome)
+        else:
+            known.append((payment, outcome))
+    for attempt in range(2):
+        try:
+            return _settle_held(known, at=at)
+        except payments.ClaimLost:  # a claim went between the check and the write: again
+            if attempt:
+                raise
+    return []
+
+
+def _settle_held(known: list[tuple[payments.Payment, dict[int, GatewayResult]]], *, at: datetime) -> list:
+    with transaction.atomic():
+        held: set[str] = set()
+        for chunk in bill_writer.chunks([payment for payment, _ in known]):
+            # FOR UPDATE on PostgreSQL: a reconciler's release waits for this transaction;
+            # on SQLite the write lock taken at BEGIN (IMMEDIATE) does the same.
+            held.update(Subscription.objects.select_for_update().filter(
+                pk__in=[payment.subscription.pk for payment in chunk],
+                claimed_by__in=[payment.claim for payment in chunk]).values_list("claimed_by", flat=True))
+        settlements = []
+        for payment, results in known:
+            if payment.claim not in held:
+                continue
+            rule = bills.settle_renewal if isinstance(payment.context, bills.RenewalContext) else bills.settle_retry
+            settlements.append(rule(payment, results.get(payment.orders[0].pk, payments.ABANDONED), at=at))
+        with outbox.collecting() as drafts:
+            bill_writer.write(settlements)
+        outbox.enqueue_many(drafts)
+    return settlements
