@@ -107,7 +107,7 @@ def span(tasks) -> float:
     from django.db.models import Max, Min
     from django_tasks_db.models import DBTaskResult
 
-    times = DBTaskResult.objects.filter(task_path=tasks.bill_batch.module_path).aggregate(
+    times = DBTaskResult.objects.filter(task_path=tasks.bill_batches.module_path).aggregate(
         first=Min("started_at"), last=Max("finished_at"))
     return (times["last"] - times["first"]).total_seconds()
 

@@ -21,6 +21,7 @@ as noisy; the ratio and the query count are the steadier ones.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import sys
@@ -83,7 +84,7 @@ def spread(values: list[float], unit: str = "", digits: int = 0) -> str:
 def percentile(times: list[float], share: float) -> float:
     """The smallest time that `share` of the calls did not exceed (nearest rank)."""
     ordered = sorted(times)
-    return ordered[max(0, min(len(ordered) - 1, round(share * len(ordered) + 0.5) - 1))]
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
 def targets(camera_ids: list[str]) -> dict[str, str]:

@@ -8,10 +8,10 @@ from ninja import Router, Schema, Status
 from pydantic import Field
 
 from camcare.api.base import ApiError, caller, not_found
-from camcare.api.schemas import ChangeOut, ErrorOut, RequestBody
+from camcare.api.schemas import ChangeOut, ErrorOut, HeldOut, RequestBody
 from camcare.billing import actions
 from camcare.billing.errors import BillingRefusal
-from camcare.cameras import services
+from camcare.cameras import holds, services
 from camcare.cameras.errors import CameraRefusal
 from camcare.domain.periods import iso_z
 
@@ -33,6 +33,21 @@ class CameraOut(Schema):
     history_days: int | None
 
 
+class CameraListed(CameraOut):
+    """A camera as `GET /cameras` lists it (API.md: it adds `held`)."""
+
+    held: HeldOut | None = Field(description="Older clips held after a lapse or a trial that ended unpaid "
+                                             "(POLICY.md section 6); null when none are")
+
+
+def held_to_api(summary: dict, camera_id: str) -> dict | None:
+    """`held` of one camera from holds.held_summary."""
+    if camera_id not in summary:
+        return None
+    clips, until = summary[camera_id]
+    return {"clips": clips, "until": iso_z(until)}
+
+
 class CameraCreated(CameraOut):
     device_token: str = Field(description="Shown once: only its SHA-256 is kept. The camera sends "
                                           "it as 'Authorization: Device <token>'.")
@@ -46,9 +61,12 @@ class ClipOut(Schema):
     url: str = Field(description="The video: GET it, with a Range header to seek")
 
 
-@router.get("/cameras", response=list[CameraOut])
+@router.get("/cameras", response=list[CameraListed])
 def list_cameras(request):
-    return [services.camera_to_api(camera) for camera in services.cameras_of(caller(request))]
+    account = caller(request)
+    held = holds.held_summary(account)  # one query for every camera
+    return [{**services.camera_to_api(camera), "held": held_to_api(held, camera.id)}
+            for camera in services.cameras_of(account)]
 
 
 @router.post("/cameras", response={201: CameraCreated, 409: ErrorOut, 422: ErrorOut})

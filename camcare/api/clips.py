@@ -109,7 +109,8 @@ VIDEO = {"content": {"video/*": {"schema": {"type": "string", "format": "binary"
 )
 def clip_video(request, clip_id: str):
     """The clip's bytes; one `Range: bytes=...` is answered 206 with exactly those bytes
-    (what lets a <video> seek), an unsatisfiable one 416, several ranges 200."""
+    (what lets a <video> seek), an unsatisfiable one 416, several ranges 200. A clip that
+    is erased, out of its window or held (POLICY.md section 6) answers 404."""
     clip = services.clip_of(caller(request), clip_id)
     if clip is None:
         raise not_found("clip")

@@ -219,3 +219,10 @@ class ClockIn(RequestBody):
 
 class ClockOut(Schema):
     now: str
+
+
+class HeldOut(Schema):
+    """A camera's held clips (POLICY.md section 6): only their count and erasure date."""
+
+    clips: int = Field(description="How many older clips are held: not listed, playable nor downloadable")
+    until: str = Field(description="When they are erased, unless a paid period starts first; ISO 8601 UTC")

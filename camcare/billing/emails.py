@@ -107,7 +107,7 @@ def record_lapsed(account, *, order: Order, at: datetime, moved: dict[str, str],
     cutoff = window_start(at, free_days)
     shrinking = [camera for camera, plan in moved.items()
                  if plan in catalog and catalog[plan].history_days > free_days]
-    counts = clip_counts_before(shrinking, cutoff)
+    counts = clip_counts_before(shrinking, cutoff, held=held_until is not None)
     names = dict(Camera.objects.filter(id__in=list(moved)).values_list("id", "name"))
     cameras = [{"name": names.get(camera, camera), "old_plan": plan_name(plan), "clips": counts.get(camera, 0),
                 "shrinks": camera in shrinking}
@@ -124,12 +124,13 @@ def record_lapsed(account, *, order: Order, at: datetime, moved: dict[str, str],
     })
 
 
-def clip_counts_before(camera_ids: list[str], cutoff: datetime) -> dict[str, int]:
-    """{camera id: clips recorded before `cutoff` and not already being erased}: one grouped
-    query over the (camera, recorded_at) index."""
+def clip_counts_before(camera_ids: list[str], cutoff: datetime, *, held: bool = False) -> dict[str, int]:
+    """{camera id: clips recorded before `cutoff`}, the held ones (a lapse counted after its
+    hold) or the visible ones (about to be erased): one grouped query."""
     if not camera_ids:
         return {}
-    rows = (Clip.objects.filter(camera_id__in=camera_ids, recorded_at__lt=cutoff, erasing_since__isnull=True)
+    clips = Clip.objects.held() if held else Clip.objects.visible()
+    rows = (clips.filter(camera_id__in=camera_ids, recorded_at__lt=cutoff)
             .values("camera_id").annotate(n=Count("id")).values_list("camera_id", "n"))
     return dict(rows)
 

@@ -42,7 +42,13 @@ class Subscription(models.Model):
     next_retry_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["status", "period_end"])]
+        indexes = [
+            models.Index(fields=["status", "period_end"]),
+            # The past-due side of the billing run's due query.
+            models.Index(fields=["status", "next_retry_at"], name="billing_sub_retry"),
+            # The reconciler's scan: only claimed rows are in it (a handful at any time).
+            models.Index(fields=["claimed_by"], condition=~models.Q(claimed_by=""), name="billing_sub_claimed"),
+        ]
 
 
 class SubscriptionLine(models.Model):

@@ -1,9 +1,10 @@
-"""The billing run fanned out (README "Billing run"): each batch is a django.tasks task,
-kept by the django-tasks-db backend in the database and taken by `manage.py db_worker`
-processes, on this machine or on many sharing one PostgreSQL.
+"""The billing run fanned out (README "Billing run"): a few batches at a time are one
+django.tasks task (a worker pipelines them: one batch's gateway calls wait while the next
+is claimed), kept by the django-tasks-db backend in the database and taken by
+`manage.py db_worker` processes, on this machine or on many sharing one PostgreSQL.
 
-The database, not the queue, decides what is billed: a batch task re-selects, under its
-claims, what of its ids is still due and unclaimed (batch.run_batch), so a task run twice
+The database, not the queue, decides what is billed: a task re-selects, under its
+claims, what of its ids is still due and unclaimed (batch.run_batches), so a task run twice
 bills nothing twice, and a task lost with its worker loses nothing: what it had not
 claimed is billed by the sweep at the end of the run (or the next run), what it had
 claimed is settled by the reconciler once its claims are stale (reconciler.STALE_CLAIM;
@@ -29,29 +30,34 @@ from camcare.domain.periods import iso_z, parse_instant
 log = logging.getLogger("camcare.billing")
 
 BATCH_PRIORITY = 10  # above the notice sender's: a worker bills first
+BATCHES_PER_TASK = 4  # batches a worker pipelines per task: more tasks than workers, still
 WORKER_INTERVAL = "0.2"  # seconds a worker waits on a busy queue before looking again
 
 
 @task(priority=BATCH_PRIORITY)
-def bill_batch(subscription_ids: list[int], at: str, threads: int | None = None) -> int:
-    """One batch of the billing run at the instant `at` (ISO 8601). Returns how many bills ran."""
-    return batch.run_batch(subscription_ids, at=parse_instant(at), threads=threads)
+def bill_batches(batches: list[list[int]], at: str, threads: int | None = None) -> int:
+    """Batches of the billing run (subscription ids) at the instant `at` (ISO 8601).
+    Returns how many bills ran."""
+    return batch.run_batches(batches, at=parse_instant(at), threads=threads)
 
 
 def enqueue_batches(*, at: datetime, limit: int | None = None, batch_size: int = batch.BATCH_SIZE,
-                    threads: int | None = None) -> list:
-    """A task per batch due at `at`, in time order, all committed before any worker looks."""
+                    threads: int | None = None) -> tuple[list[list[int]], list]:
+    """Tasks of BATCHES_PER_TASK batches due at `at`, in time order, all committed before
+    any worker looks. Returns (the batches, the tasks' results)."""
+    batches = batch.due_batches(at, limit=limit, size=batch_size)
     with transaction.atomic():
-        return [bill_batch.enqueue(ids, iso_z(at), threads)
-                for ids in batch.due_batches(at, limit=limit, size=batch_size)]
+        return batches, [bill_batches.enqueue(batches[start:start + BATCHES_PER_TASK], iso_z(at), threads)
+                         for start in range(0, len(batches), BATCHES_PER_TASK)]
 
 
 def fan_out(*, at: datetime, workers: int, limit: int | None = None, batch_size: int = batch.BATCH_SIZE,
             threads: int | None = None) -> tuple[int, list[str]]:
     """The billing run on `workers` db_worker processes started here (and any others that
-    serve the same queue). Returns (bills ran, errors of failed batches). What a failed or
-    lost batch left unclaimed is billed here at the end, in this process."""
-    results = enqueue_batches(at=at, limit=limit, batch_size=batch_size, threads=threads)
+    serve the same queue). Returns (bills ran, errors of failed tasks). What a failed or
+    lost task left unclaimed is billed here at the end, in this process (the same batches
+    again: only what is still due and unclaimed in them)."""
+    batches, results = enqueue_batches(at=at, limit=limit, batch_size=batch_size, threads=threads)
     connections.close_all()  # the workers are other processes; nothing of ours is held meanwhile
     run_workers(workers)
     ran, errors = 0, []
@@ -60,8 +66,8 @@ def fan_out(*, at: datetime, workers: int, limit: int | None = None, batch_size:
         if result.status == TaskResultStatus.SUCCESSFUL:
             ran += result.return_value
         elif result.status == TaskResultStatus.FAILED:
-            errors += [f"batch {result.id}: {error.traceback.strip().splitlines()[-1]}" for error in result.errors[-1:]]
-    return ran + batch.run_billing(at=at, limit=limit, batch_size=batch_size, threads=threads), errors
+            errors += [f"task {result.id}: {error.traceback.strip().splitlines()[-1]}" for error in result.errors[-1:]]
+    return ran + batch.run_batches(batches, at=at, threads=threads), errors
 
 
 def worker_command() -> list[str]:

@@ -46,10 +46,10 @@ ORPHAN_MIN_AGE = timedelta(hours=1)  # an upload in flight has its file but not 
 
 def clips_before(camera_id: str, cutoff: datetime) -> QuerySet:
     """The camera's visible clips recorded before `cutoff`, oldest first: what an erasure
-    at that cut-off removes (and what the ZIP before erasure contains)."""
-    return Clip.objects.filter(
-        camera_id=camera_id, recorded_at__lt=cutoff, erasing_since__isnull=True,
-    ).order_by("recorded_at", "id")
+    at that cut-off removes (and what the ZIP before erasure contains). Held clips are not
+    among them: an owner's change never erases them (a new paid period settles them,
+    camcare.cameras.holds), and they may not be downloaded."""
+    return Clip.objects.visible().filter(camera_id=camera_id, recorded_at__lt=cutoff).order_by("recorded_at", "id")
 
 
 def count_clips_before(camera_id: str, cutoff: datetime) -> int:
@@ -59,10 +59,9 @@ def count_clips_before(camera_id: str, cutoff: datetime) -> int:
 def erase_clips_before(camera_id: str, cutoff: datetime, *, batch_size: int = BATCH_SIZE) -> int:
     """Erase the camera's clips recorded before `cutoff` (files and rows); returns how many
     rows this call deleted. Idempotent: a second call finds nothing and returns 0, or
-    finishes what a crashed earlier call left tombstoned."""
-    Clip.objects.filter(
-        camera_id=camera_id, recorded_at__lt=cutoff, erasing_since__isnull=True,
-    ).update(erasing_since=clock.real_now())
+    finishes what a crashed earlier call left tombstoned. Held clips are left alone: their
+    hold decides (camcare.cameras.holds)."""
+    clips_before(camera_id, cutoff).update(erasing_since=clock.real_now())
     return _finish(Clip.objects.filter(camera_id=camera_id, erasing_since__isnull=False), batch_size)
 
 
@@ -100,6 +99,12 @@ def _remove_empty_folder(folder: str) -> None:
             storage().delete(folder)
     except (OSError, NotImplementedError):
         pass
+
+
+def erase_tombstoned(clips: QuerySet, batch_size: int = BATCH_SIZE) -> int:
+    """Steps 2 and 3 for the tombstoned rows among `clips` (step 1 done by the caller,
+    possibly inside a transaction that has committed since); returns rows deleted."""
+    return _finish(clips.filter(erasing_since__isnull=False), batch_size)
 
 
 def _finish(rows: QuerySet, batch_size: int) -> int:
@@ -173,19 +178,23 @@ class SweepReport:
     at: datetime
     dry_run: bool
     finished: int = 0  # tombstoned clips left by an interrupted erasure, now removed
+    # Held clips whose hold ended (set by the caller after holds.erase_expired_holds; this
+    # module sits below holds and does not call it).
+    holds_ended: int = 0
     expired: dict[str, int] = field(default_factory=dict)  # plan code -> clips aged out
     unknown_plans: list[str] = field(default_factory=list)  # cameras' plans not in the catalog
     orphans: int | None = None  # files without a row (only when the orphan pass ran)
 
     @property
     def erased(self) -> int:
-        return self.finished + sum(self.expired.values())
+        return self.finished + self.holds_ended + sum(self.expired.values())
 
     def lines(self) -> list[str]:
         verb = "would erase" if self.dry_run else "erased"
         out = [f"sweep at {self.at:%Y-%m-%dT%H:%M:%SZ}: {verb} {self.erased} clips"]
         out.append(f"  interrupted erasures finished: {self.finished}")
         out += [f"  aged out of {plan}: {count}" for plan, count in sorted(self.expired.items())]
+        out.append(f"  held clips whose hold ended: {self.holds_ended}")
         if self.unknown_plans:
             out.append(f"  skipped cameras on plans not in the catalog: {', '.join(self.unknown_plans)}")
         if self.orphans is not None:
@@ -218,11 +227,10 @@ def sweep(at: datetime, batch_size: int = BATCH_SIZE, dry_run: bool = False, *,
     report.finished = tombstoned.count() if dry_run else _finish(tombstoned, batch_size)
     catalog = get_catalog()
     for plan in catalog:
-        aged = clips.filter(
-            camera__plan=plan.code, erasing_since__isnull=True,
-            recorded_at__lt=window_start(at, plan.history_days),
-        )
-        report.expired[plan.code] = aged.count() if dry_run else _erase_in_batches(aged, batch_size)
+        # Held clips are outside every window by construction: their hold's end erases
+        # them (holds.erase_expired_holds), never their age.
+        aged = clips.visible().filter(camera__plan=plan.code, recorded_at__lt=window_start(at, plan.history_days))
+        report.expired[plan.code] = aged.count() if dry_run else erase_in_batches(aged, batch_size)
     report.unknown_plans = sorted(
         set(clips.exclude(camera__plan__in=[plan.code for plan in catalog]).values_list("camera__plan", flat=True))
     )
@@ -233,7 +241,7 @@ def sweep(at: datetime, batch_size: int = BATCH_SIZE, dry_run: bool = False, *,
     return report
 
 
-def _erase_in_batches(doomed: QuerySet, batch_size: int) -> int:
+def erase_in_batches(doomed: QuerySet, batch_size: int = BATCH_SIZE) -> int:
     """All three steps, one batch at a time, so tombstones never pile up."""
     erased = 0
     while True:

@@ -35,6 +35,19 @@ def clip_upload_path(clip: "Clip", filename: str) -> str:
     return f"clips/{clip.camera.account_id}/{clip.camera_id}/{clip.id}.{extension}"
 
 
+class ClipQuerySet(models.QuerySet):
+    """The one place that says which clips an owner can reach (POLICY.md section 6)."""
+
+    def visible(self):
+        """Clips that may be listed, played, downloaded or counted by an erasure preview:
+        not being erased (tombstoned) and not held. Every such query starts here."""
+        return self.filter(erasing_since__isnull=True, held_until__isnull=True)
+
+    def held(self):
+        """Held clips not being erased: shown only as a count with their erasure date."""
+        return self.filter(erasing_since__isnull=True, held_until__isnull=False)
+
+
 class Clip(models.Model):
     id = models.CharField(primary_key=True, max_length=24, default=ids.clip_id, editable=False)
     # No index of its own: (camera, recorded_at) below serves every lookup by camera, and
@@ -49,6 +62,12 @@ class Clip(models.Model):
     # Tombstone: set when erasure starts. A clip with it set is gone for the user; the
     # file and the row are removed next, and a crash in between is finished by the sweep.
     erasing_since = models.DateTimeField(null=True, blank=True)
+    # Held (POLICY.md section 6, camcare.cameras.holds): the window shrank without the
+    # owner's choice (a lapse, a trial ended unpaid). Until this instant the clip is kept
+    # but unreachable; a paid period starting before it brings it back, else it is erased.
+    held_until = models.DateTimeField(null=True, blank=True)
+
+    objects = ClipQuerySet.as_manager()
 
     class Meta:
         indexes = [
@@ -56,5 +75,9 @@ class Clip(models.Model):
             # Tombstones only (partial): tiny, and an upload never writes to it.
             models.Index(fields=["erasing_since"], condition=models.Q(erasing_since__isnull=False),
                          name="clip_tombstones"),
+            # Held clips only (partial), like the tombstones: the hold summary per camera
+            # and the sweep's "hold ended" pass read it; an upload never writes to it.
+            models.Index(fields=["camera", "held_until"], condition=models.Q(held_until__isnull=False),
+                         name="clip_holds"),
         ]
         ordering = ["-recorded_at", "id"]

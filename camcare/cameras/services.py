@@ -107,7 +107,7 @@ def hand_over_clips(old: Camera, new: Camera) -> int:
     """Make every clip of `old` one of `new` (POLICY.md section 14: its history); returns
     how many. Run in the replacement's transaction, before `old` is deleted (its cascade
     would erase the rows). Tombstoned clips move too: the sweep finishes them wherever
-    they are. The files stay under their keys (clips/<account>/<old camera>/...): a clip's
+    they are; so do held ones, with their hold (`held_until` is the clip's own). The files stay under their keys (clips/<account>/<old camera>/...): a clip's
     key is only where its bytes are, found through its row (erasure, playback, ZIPs, the
     orphan pass), never rebuilt from its camera, so nothing is copied in the object
     storage. On local storage the old camera's folder stays once empty (erase_camera tidies
@@ -161,9 +161,10 @@ def camera_of(account: Account, camera_id: str) -> Camera | None:
 
 
 def visible_clips(camera: Camera):
-    """The camera's clips the owner can see, newest first: a tombstoned clip is gone, and
-    so is one that aged out of the window even if the daily sweep has not erased it yet."""
-    clips = Clip.objects.filter(camera=camera, erasing_since__isnull=True)
+    """The camera's clips the owner can see, newest first: a tombstoned clip is gone, a
+    held one is unreachable (Clip.objects.visible), and so is one that aged out of the
+    window even if the daily sweep has not erased it yet."""
+    clips = Clip.objects.visible().filter(camera=camera)
     start = window_start(camera, clock.now(camera.account))
     if start is not None:
         clips = clips.filter(recorded_at__gte=start)
@@ -172,8 +173,8 @@ def visible_clips(camera: Camera):
 
 def clip_of(account: Account, clip_id: str) -> Clip | None:
     clip = (
-        Clip.objects.select_related("camera")
-        .filter(id=clip_id, camera__account=account, erasing_since__isnull=True)
+        Clip.objects.visible().select_related("camera")
+        .filter(id=clip_id, camera__account=account)
         .first()
     )
     return clip if clip is not None and visible_clips(clip.camera).filter(pk=clip.pk).exists() else None

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from camcare.audit.errors import record_error
-from camcare.cameras import erasure, services
+from camcare.cameras import erasure, holds, services
 from camcare.cameras.errors import CameraRefusal
 from camcare.cameras.forms import RegisterCameraForm
 from camcare.cameras.zipstream import safe_folder, zip_response
@@ -67,7 +67,8 @@ def _owned_camera(request, camera_id: str):
 @login_required
 @require_GET
 def clips(request, camera_id: str):
-    """The camera's clips, newest first, with a player for the chosen one (`?play=`)."""
+    """The camera's clips, newest first, with a player for the chosen one (`?play=`).
+    Held clips are neither listed nor playable: only their count and erasure date show."""
     camera = _owned_camera(request, camera_id)
     page = Paginator(services.visible_clips(camera), CLIPS_PER_PAGE).get_page(request.GET.get("page"))
     playing = None
@@ -79,7 +80,14 @@ def clips(request, camera_id: str):
         "page": page,
         "playing": playing,
         "history_days": services.history_days(camera.plan),
+        "held": _held(request.user, camera),
     })
+
+
+def _held(account, camera) -> dict | None:
+    """{"clips", "until"} of the camera's held clips, or None (holds.held_summary)."""
+    summary = holds.held_summary(account).get(camera.id)
+    return {"clips": summary[0], "until": summary[1]} if summary else None
 
 
 def _stamp(instant: datetime) -> str:

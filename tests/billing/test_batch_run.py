@@ -29,7 +29,7 @@ from django.db.models import Count, Sum
 from camcare.accounts.models import Account
 from camcare.audit.models import AuditEvent
 from camcare.billing import actions, selectors
-from camcare.billing.actions import batch, payments
+from camcare.billing.actions import batch, gateway_pool, payments
 from camcare.billing.actions.renewals import run_due
 from camcare.billing.gateway import SandboxGateway
 from camcare.billing.models import (
@@ -383,7 +383,7 @@ def test_it_keeps_the_claims_of_a_live_batch_fresh(real_db, monkeypatch):
     for n in range(6):  # the first calls are made alone (until the pool learns that calls wait), the rest on threads
         owner(f"slow{n}", utc(2027, 2, 5 + n, 9))
     monkeypatch.setenv("CAMCARE_SANDBOX_LATENCY_MS", "600")
-    monkeypatch.setattr(batch, "HEARTBEAT", timedelta(milliseconds=100))
+    monkeypatch.setattr(gateway_pool, "HEARTBEAT", timedelta(milliseconds=100))
     long_ago = utc(2000, 1, 1)
     seen = []
 
@@ -423,7 +423,7 @@ def test_it_waits_the_sandbox_latency_per_call(real_db, monkeypatch):
 def test_it_makes_the_gateway_calls_of_a_batch_side_by_side(real_db, monkeypatch):
     for n in range(8):
         owner(f"l{n}", utc(2027, 2, 5 + n, 9))
-    monkeypatch.setattr(batch.GatewayPool, "waits", True)  # as learned from earlier calls (see the pool)
+    monkeypatch.setattr(gateway_pool.GatewayPool, "waits", True)  # as learned from earlier calls (see the pool)
     monkeypatch.setenv("CAMCARE_SANDBOX_LATENCY_MS", "100")
     started = time.perf_counter()
     assert batch.run_billing(at=AT, threads=8) == 8
@@ -444,15 +444,15 @@ def test_it_refuses_a_latency_that_is_not_a_number(monkeypatch):
 def test_it_refreshes_a_live_claim_well_before_it_looks_stale():
     from camcare.billing.actions.reconciler import STALE_CLAIM
 
-    assert STALE_CLAIM >= 5 * batch.HEARTBEAT
+    assert STALE_CLAIM >= 5 * gateway_pool.HEARTBEAT
 
 
 def test_it_calls_a_gateway_that_answers_at_once_inline_and_one_that_waits_on_threads(monkeypatch):
-    monkeypatch.setattr(batch.GatewayPool, "waits", False)
-    with batch.GatewayPool(4) as pool:
+    monkeypatch.setattr(gateway_pool.GatewayPool, "waits", False)
+    with gateway_pool.GatewayPool(4) as pool:
         assert pool.map(lambda n: n * 2, [1, 2, 3]) == [2, 4, 6]
         assert pool._threads == []  # nothing to wait for: no thread
         slow = pool.map(lambda n: time.sleep(0.05) or n, list(range(7)))
         assert slow == list(range(7))
-        assert batch.GatewayPool.waits and len(pool._threads) == 4  # three alone, then side by side
+        assert gateway_pool.GatewayPool.waits and len(pool._threads) == 4  # three alone, then side by side
         assert isinstance(pool.map(lambda n: 1 / n, [0])[0], ZeroDivisionError)  # kept as that call's outcome

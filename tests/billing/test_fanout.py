@@ -69,8 +69,8 @@ def test_it_bills_each_due_period_once_on_two_workers(workers_env):
     assert f"billed {expected_bills(14)} subscription(s)" in out.getvalue(), out.getvalue()
     from django_tasks_db.models import DBTaskResult
 
-    batches = DBTaskResult.objects.filter(task_path=tasks.bill_batch.module_path)
-    assert batches.count() == 5  # 14 due subscriptions, 3 a batch
+    batches = DBTaskResult.objects.filter(task_path=tasks.bill_batches.module_path)
+    assert batches.count() == 2  # 14 due subscriptions, 3 a batch: 5 batches, 4 a task
     assert set(batches.values_list("status", flat=True)) == {TaskResultStatus.SUCCESSFUL}
     assert_once_and_balanced()
     call_command("run_billing", "--at", iso_z(AT), "--workers", "2", stdout=out)  # again: nothing left
@@ -80,6 +80,7 @@ def test_it_bills_each_due_period_once_on_two_workers(workers_env):
 def test_it_converges_when_a_worker_dies_mid_batch(workers_env, monkeypatch):
     due_owners(9, declined_every=0)  # paid cards: the reconciler's instant moves no retry date
     monkeypatch.setenv("CAMCARE_SANDBOX_LATENCY_MS", "400")  # long enough to die during a call
+    monkeypatch.setattr(tasks, "BATCHES_PER_TASK", 1)  # three tasks: one for the worker to die in
     tasks.enqueue_batches(at=AT, batch_size=3, threads=1)
     connections.close_all()
     worker = subprocess.Popen(tasks.worker_command(), env=dict(os.environ), start_new_session=True)

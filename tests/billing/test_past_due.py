@@ -74,7 +74,8 @@ def test_it_moves_every_camera_to_free_and_voids_the_bill_after_the_last_failure
     recent = add_clip(porch, utc(2027, 4, 7))
     at(2027, 4, 7, 23, 59, 59)
     assert selectors.subscription_summary(owner)["status"] == "past_due"
-    # The billing job, not the test clock's sweep: the lapse itself erases after its commit.
+    # The billing job, not the test clock's sweep: the lapse holds the clips outside free's
+    # window for 14 days (POLICY.md section 6) instead of erasing them.
     set_clock(owner, utc(2027, 4, 8))
     with django_capture_on_commit_callbacks(execute=True):
         assert actions.run_billing(at=utc(2027, 4, 8)) == 1
@@ -86,8 +87,10 @@ def test_it_moves_every_camera_to_free_and_voids_the_bill_after_the_last_failure
     assert selectors.receivable_balance(owner) == 0
     voided = LedgerEntry.objects.filter(account=owner, book="receivable").order_by("id").last()
     assert voided.amount == -798
-    assert not Clip.objects.filter(pk=old.pk).exists()
-    assert Clip.objects.filter(pk=recent.pk).exists()
+    old.refresh_from_db()
+    assert old.held_until == utc(2027, 4, 22)
+    assert not Clip.objects.visible().filter(pk=old.pk).exists()
+    assert Clip.objects.visible().filter(pk=recent.pk).exists()
     assert not Order.objects.filter(account=owner, kind="refund").exists()
     at(2027, 6, 1)  # nothing bills a lapsed subscription
     assert len(renewal_attempts(owner)) == 4

@@ -74,12 +74,13 @@ def test_four_declines_tell_each_attempt_once_then_the_lapse_once(owner, cameras
     assert lapsed["Subject"] == f"camcare: your cameras moved to the Free plan ({last.order_id})"
     body = parts(lapsed)
     text, html = body["text/plain"], body["text/html"]
-    assert "- Porch: Plus -> Free, 2 older clips erased" in text  # the lapse erases today
-    assert "- Garden: Plus -> Free, 0 older clips erased" in text
-    assert "Porch" in html and "Plus &rarr; Free" in html and "2 clips erased" in html
+    assert "- Porch: Plus -> Free, 2 older clips held" in text  # POLICY.md section 6: held, not erased
+    assert "- Garden: Plus -> Free, 0 older clips held" in text
+    assert "Porch" in html and "Plus &rarr; Free" in html and "2 clips held" in html
     for part in (text, html):
         assert "$7.98" in part and last.order_id in part and "Thursday 8 April 2027 at 00:00 UTC" in part
-        assert "recorded before Tuesday 6 April 2027 at 00:00 UTC" in part and "held until" not in part
+        assert "recorded before Tuesday 6 April 2027 at 00:00 UTC" in part
+        assert "held until Thursday 22 April 2027 at 00:00 UTC" in part and "were erased" not in part
     assert buttons(html) == [(f"{settings.SITE_URL}/plans/", "Choose a plan again")]
     assert_links_absolute(lapsed)
     assert len(smtp.messages) == 5
@@ -104,7 +105,6 @@ def test_recording_an_attempt_or_the_lapse_again_makes_no_second_notice(owner, c
 
 def test_the_lapse_says_held_until_when_a_hold_date_is_given(owner, cameras, declining, smtp,
                                                               django_capture_on_commit_callbacks):
-    # The hold of POLICY.md section 6 is not built yet: a lapse that holds passes its date.
     porch, garden = cameras
     add_clip(porch, utc(2027, 3, 20))
     declining(2027, 4, 1)

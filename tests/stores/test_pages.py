@@ -14,9 +14,9 @@ from camcare.stores.selectors import support_panel
 from tests.conftest import utc
 from tests.portal.conftest import signed_in, text
 from tests.stores.apple_signing import ApplePurchase
-from tests.support.otp import verified_client
 from tests.stores.conftest import APPLE_URL, post_json
 from tests.stores.test_apple import PREMIUM, ok, send
+from tests.support.otp import verified_client
 
 
 def home_response(owner):

@@ -14,8 +14,8 @@ from camcare.billing.actions.imports import import_store_subscription
 from camcare.billing.actions.payment_methods import save_payment_method
 from camcare.billing.actions.reconciler import reconcile_pending
 from camcare.billing.actions.reminders import send_due_reminders
-from camcare.billing.actions.replace_camera import replace_camera
 from camcare.billing.actions.renewals import renew, retry_unpaid_bill, run_billing, run_due
+from camcare.billing.actions.replace_camera import replace_camera
 from camcare.billing.actions.store_entitlements import (
     apply_store_entitlement,
     expire_store_subscriptions,

@@ -1,6 +1,7 @@
 """Step 3 of an owner's change (payments.py): the change itself, its orders, its ledger
 posting and its audit row, in one transaction; erasure, receipts and the plan-changed
-notice after the commit."""
+notice after the commit. A new paid subscription also settles the clips a lapse held
+(POLICY.md section 6, camcare.cameras.holds)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from camcare.billing.models import (
     Quote,
     SubscriptionLine,
 )
-from camcare.cameras import erasure
+from camcare.cameras import erasure, holds
 from camcare.cameras.models import Camera
 from camcare.catalog import get_catalog
 from camcare.domain.order_ids import new_order_id
@@ -104,6 +105,7 @@ def apply_change(payment: payments.Payment, results: dict[int, GatewayResult], *
           quote=quote.id, net=outcome.net, orders=[o.order_id for o in orders],
           old=old, new={"cycle": outcome.state.cycle.value, "cameras": dict(outcome.state.cameras)})
     transaction.on_commit(lambda: _erase(outcome))
+    _settle_holds(account, outcome)
     for order in orders:
         record_receipt(order)
     # Only here, after the change is applied: a declined change (_decline) changed nothing.
@@ -192,6 +194,33 @@ def _credit_order(account, quote, outcome: Outcome, credit_added: int, descripti
         description=f"Credit: {description}"[:200], created_at=outcome.at,
         settled_at=clock.real_now(), quote=quote,
     )]
+
+
+def starts_paid_period(outcome: Outcome) -> bool:
+    """A paid period starts with this change: a new subscription from no paid line, charged
+    (to the card or from credit; its step 3 runs only once the charge succeeded). Only
+    such a change ends a hold early (POLICY.md section 6). A trial is no paid period: when
+    trials land, a trial's outcome must answer False here."""
+    return outcome.case is Case.SUBSCRIBE and outcome.period is not None
+
+
+def _settle_holds(account, outcome: Outcome) -> None:
+    """In the change's transaction, so that a rolled-back step 3 restores nothing: held
+    clips inside the new windows come back, the rest are tombstoned; their files are
+    erased after the commit (the sweep finishes them if that fails)."""
+    if not starts_paid_period(outcome):
+        return
+    _, tombstoned = holds.settle_holds(account, windows=holds.new_windows(dict(outcome.state.cameras), outcome.at),
+                                       at=outcome.at)
+    if tombstoned:
+        transaction.on_commit(lambda: _finish_released(account))
+
+
+def _finish_released(account) -> None:
+    try:
+        holds.finish_released(account)
+    except Exception:  # the sweep finishes tombstoned clips
+        log.exception("erasure of the held clips of %s failed; the retention sweep will finish it", account.pk)
 
 
 def _erase(outcome: Outcome) -> None:

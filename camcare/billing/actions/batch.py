@@ -8,13 +8,16 @@ A batch is a list of subscription ids, cut in time order from what is due at `at
      id (its renewal order's Order ID), the guard checked per row by the WHERE clause;
      the rows that now hold one of our claim ids are the batch. Under the claims, their
      inputs are read (four queries) and their pending orders written (one INSERT).
-  2. `charge`: the gateway calls side by side on a thread pool, each with its order's
-     idempotency key, outside any transaction; a live batch refreshes its claims every
-     HEARTBEAT, so only a dead one's go stale (reconciler.STALE_CLAIM).
+  2. `charge`: the gateway calls side by side on a thread pool (gateway_pool.py), each
+     with its order's idempotency key, outside any transaction; a live batch refreshes
+     its claims every gateway_pool.HEARTBEAT, so only a dead one's go stale (reconciler.STALE_CLAIM).
   3. `settle`: in one transaction, the claims still ours are released and every bill's
      rows written (bill_writer.write), the notices drafted and written in bulk.
 
-Then the same ids again, for what is still due (a run down for two months bills the
+Batches are pipelined (`run_batches`): while one batch's calls wait on the gateway, the
+next batch is claimed and the one before settled, so a worker's pace is the slower of
+its database work and its gateway calls, not their sum. A settled batch's ids come back
+at the end of the line, for what is still due (a run down for two months bills the
 second month in a second round), until nothing is. A call whose outcome is unknown (the
 gateway raised) leaves its claim and pending order for the reconciler.
 """
@@ -23,20 +26,16 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import secrets
-import threading
-import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, wait
-from contextlib import contextmanager
-from datetime import datetime, timedelta
+from collections import deque
+from datetime import datetime
 
-from django.db import connection, connections, transaction
+from django.db import transaction
 from django.db.models import Case, F, Q, When
 
 from camcare import clock
 from camcare.billing.actions import bill_writer, bills, payments
+from camcare.billing.actions.gateway_pool import Calls, GatewayPool
 from camcare.billing.actions.rows import insert_rows, update_each, values_of
 from camcare.billing.gateway import GatewayResult, get_gateway
 from camcare.billing.models import Channel, Order, Subscription
@@ -49,13 +48,13 @@ log = logging.getLogger("camcare.billing")
 
 BATCH_SIZE = 500  # subscriptions per batch (and per task of the fan-out)
 THREADS_ENV = "CAMCARE_GATEWAY_THREADS"
-# Gateway calls in flight per worker. A call mostly waits on the network (200 ms is a slow
-# gateway): 100 threads keep ~500 calls/s going at that latency. Each thread of the sandbox
-# holds a database connection: PostgreSQL's max_connections must cover workers x threads.
-DEFAULT_THREADS = 100
-HEARTBEAT = timedelta(minutes=1)  # how often a live batch refreshes its claims' claimed_at
-FAST_CALL = 0.02  # seconds: a gateway call that answers sooner needs no thread of its own
-SLOW_IN_A_ROW = 3  # slower calls in a row that tell the gateway's latency from a hiccup
+# Gateway calls in flight per worker. A call mostly waits on the network: at 200 ms a
+# call (a slow gateway), 200 threads keep a worker at ~450 renewals/s on this project's
+# 2-core machine (bench/billing_run.py; 100 threads: ~320/s). Each thread of the sandbox
+# gateway holds a database connection (its book is ours): on PostgreSQL, max_connections
+# must cover workers x threads with it; a real gateway's calls hold none.
+DEFAULT_THREADS = 200
+IN_FLIGHT = 2  # batches claimed and not settled: one waits on the gateway, one is worked on
 ORDER_ID_LENGTH = 10  # Crockford characters after "ORD-" (domain.order_ids)
 MAX_ROUNDS = 1000  # rounds of one batch: periods a subscription can be behind by, a bound
 
@@ -63,7 +62,7 @@ Outcome = dict[int, GatewayResult] | BaseException  # step 2 of one payment
 
 
 def threads_setting(threads: int | None = None) -> int:
-    """Gateway threads per worker: the argument, else CAMCARE_GATEWAY_THREADS, else 100."""
+    """Gateway threads per worker: the argument, else CAMCARE_GATEWAY_THREADS, else DEFAULT_THREADS."""
     if threads is None:
         threads = int(os.environ.get(THREADS_ENV) or DEFAULT_THREADS)
     return max(1, threads)
@@ -91,38 +90,38 @@ def due_batches(at: datetime, *, limit: int | None = None, size: int = BATCH_SIZ
 
 def run_billing(*, at: datetime, limit: int | None = None, batch_size: int = BATCH_SIZE,
                 threads: int | None = None) -> int:
-    """Every batch due at `at`, one after the other in this process. Returns how many
-    bills ran (a renewal or an attempt each)."""
+    """Every batch due at `at`, in this process. Returns how many bills ran (a renewal or
+    an attempt each)."""
+    return run_batches(due_batches(at, limit=limit, size=batch_size), at=at, threads=threads)
+
+
+def run_batches(batches: list[list[int]], *, at: datetime, threads: int | None = None) -> int:
+    """Bill what of each batch is due at `at` and unclaimed, pipelined (see the module's
+    docstring), until nothing is. Safe to run twice, or beside another run: the claims
+    decide. Returns how many bills ran."""
+    todo = deque(batches)
+    in_flight: deque[tuple[list[payments.Payment], Calls]] = deque()
     ran = 0
     with GatewayPool(threads_setting(threads)) as pool:
-        for ids in due_batches(at, limit=limit, size=batch_size):
-            ran += run_batch(ids, at=at, pool=pool)
+        try:
+            for _ in range(MAX_ROUNDS * (len(batches) + 1)):
+                if todo:
+                    batch = claim(todo.popleft(), at=at)
+                    if batch:
+                        in_flight.append((batch, charge(batch, pool)))
+                if in_flight and (len(in_flight) >= IN_FLIGHT or not todo):
+                    batch, calls = in_flight.popleft()
+                    settled = settle(batch, calls.results(), at=at)
+                    ran += len(settled)
+                    if settled:
+                        todo.append([settlement.subscription_id for settlement in settled])
+                if not todo and not in_flight:
+                    break
+        except BaseException:
+            for _, calls in in_flight:
+                calls.cancel()  # calls not made yet are not made: their claims are the reconciler's
+            raise
     return ran
-
-
-def run_batch(ids: list[int], *, at: datetime, threads: int | None = None, pool: GatewayPool | None = None) -> int:
-    """Bill what of `ids` is due at `at` and unclaimed, round after round until nothing is.
-    Safe to run twice, or beside another run: the claims decide. Returns how many bills ran."""
-    with _pool(pool, threads) as gateway_pool:
-        ran = 0
-        todo = list(ids)
-        for _ in range(MAX_ROUNDS):
-            batch = claim(todo, at=at)
-            if not batch:
-                break
-            settled = settle(batch, charge(batch, gateway_pool), at=at)
-            ran += len(settled)
-            todo = [settlement.subscription_id for settlement in settled]
-        return ran
-
-
-@contextmanager
-def _pool(pool: GatewayPool | None, threads: int | None) -> Iterator[GatewayPool]:
-    if pool is not None:
-        yield pool
-        return
-    with GatewayPool(threads_setting(threads)) as own:
-        yield own
 
 
 # ---------------------------------------------------------------- step 1
@@ -183,17 +182,12 @@ def _write_orders(orders: list[Order]) -> None:
 # ---------------------------------------------------------------- step 2
 
 
-def charge(batch: list[payments.Payment], pool: GatewayPool) -> list[Outcome]:
-    """Step 2 of a batch: each payment's call_gateway, those that reach the gateway on the
-    pool, side by side (one gateway client for the batch). An exception is kept as that
-    payment's outcome: unknown."""
+def charge(batch: list[payments.Payment], pool: GatewayPool) -> Calls:
+    """Step 2 of a batch, started: each payment's call_gateway on the pool (one gateway
+    client for the batch). An exception is kept as that payment's outcome: unknown."""
     gateway = get_gateway()
-    calling = [payment for payment in batch if payments.calls_gateway(payment)]
-    answers = pool.map(lambda payment: payments.call_gateway(payment, gateway), calling,
-                       tick=lambda: refresh_claims(batch))
-    answered = {payment.claim: answer for payment, answer in zip(calling, answers, strict=True)}
-    return [answered[payment.claim] if payment.claim in answered else payments.call_gateway(payment, gateway)
-            for payment in batch]
+    return pool.start(lambda payment: payments.call_gateway(payment, gateway), batch,
+                      tick=lambda: refresh_claims(batch))
 
 
 def refresh_claims(batch: list[payments.Payment]) -> None:

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import transaction
 from django.db.models import F
 
 from camcare.audit.events import Event
@@ -25,7 +24,7 @@ from camcare.billing.actions import payments
 from camcare.billing.actions.rows import column, insert_rows, update_each
 from camcare.billing.ledger import UnbalancedPosting
 from camcare.billing.models import LedgerEntry, Order, SubscriptionLine
-from camcare.cameras import erasure
+from camcare.cameras import holds
 from camcare.cameras.models import Camera
 from camcare.domain.catalog import FREE
 
@@ -49,7 +48,7 @@ class Settlement:
     postings: list[tuple[datetime, str, Entries]] = field(default_factory=list)  # (at, memo, entries)
     audits: list[tuple[Event, datetime, dict]] = field(default_factory=list)  # (action, at, detail)
     to_free: bool = False  # every camera of the account moves to free (the lapse)
-    erasures: list[tuple[str, datetime]] = field(default_factory=list)  # (camera id, cut-off), after commit
+    hold: tuple[dict[str, str], datetime] | None = None  # the lapse: (plans before it, its instant)
     notices: list[Callable[[], None]] = field(default_factory=list)  # emails.record_* of this bill
 
     @property
@@ -73,11 +72,12 @@ def write(settlements: list[Settlement]) -> None:
     if lapsed:
         Camera.objects.filter(account_id__in=lapsed).exclude(plan=FREE).update(plan=FREE)
     for settlement in settlements:
+        if settlement.hold is not None:  # in this transaction: no sweep between free and the hold
+            old_plans, at = settlement.hold
+            holds.hold_after_lapse(settlement.payment.subscription.account, old_plans=old_plans, at=at)
+    for settlement in settlements:
         for record in settlement.notices:
             record()
-    erasures = [item for s in settlements for item in s.erasures]
-    if erasures:
-        transaction.on_commit(lambda: _erase(erasures))
 
 
 def chunks(items: list, size: int = ROWS):
@@ -125,7 +125,3 @@ def _audit_rows(settlement: Settlement) -> list[dict]:
     return [{"at": at, "actor": None, "account": account, "action": Event(action).value, "detail": detail}
             for action, at, detail in settlement.audits]
 
-
-def _erase(erasures: list[tuple[str, datetime]]) -> None:
-    for camera, cutoff in erasures:
-        erasure.erase_clips_before(camera, cutoff)

@@ -38,10 +38,11 @@ from camcare.billing.models import (
     PaymentMethod,
     Purpose,
 )
+from camcare.cameras import holds
 from camcare.cameras.models import Camera
 from camcare.catalog import get_catalog
 from camcare.domain.catalog import FREE
-from camcare.domain.periods import Cycle, Period, iso_z, period_at, window_start
+from camcare.domain.periods import Cycle, Period, iso_z, period_at
 from camcare.domain.pricing import PlanState, Status, lines_of, renewal_bill
 
 # A bill has at most four attempts, at the period start and then these offsets after it;
@@ -268,22 +269,21 @@ def settle_retry(payment: payments.Payment, result: GatewayResult, *, at: dateti
 
 def _lapse(payment: payments.Payment, order: Order, *, due: int, at: datetime) -> Settlement:
     """The last attempt failed: every camera to free, the unpaid period voided (nothing owed),
-    the clips outside the free window erased after the commit (section 6)."""
+    the clips outside the free window held for 14 days, not erased (section 6): the owner
+    did not choose this, and a new paid period within the hold brings them back."""
     account = payment.subscription.account
-    catalog = get_catalog()
     old = selectors.current_plans(account)  # rare: one query per lapse, read at step 3 as before
     fields = {"status": Status.NONE, "anchor": None, "period_start": None, "period_end": None,
               "scheduled_cycle": "", "failed_attempts": 0, "next_retry_at": None}
-    cutoff = window_start(at, catalog[FREE].history_days)
     moved = {camera: plan for camera, plan in old.items() if plan != FREE}
+    held_until = at + timedelta(days=holds.HOLD_DAYS)
     return Settlement(
         payment, order, fields, end_lines_at=at, to_free=True,
         postings=[(at, VOID_MEMO, [(Book.RECEIVABLE, account, -due), (Book.SALES, None, due)])],
         audits=[(Event.LAPSED_TO_FREE, at, {"order_id": order.order_id, "old": {"cameras": old},
                                             "new": {"cameras": dict.fromkeys(old, FREE)}})],
-        erasures=[(camera, cutoff) for camera, plan in old.items()
-                  if catalog[plan].history_days > catalog[FREE].history_days],
-        notices=[lambda: record_lapsed(account, order=order, at=at, moved=moved)],
+        hold=(old, at),
+        notices=[lambda: record_lapsed(account, order=order, at=at, moved=moved, held_until=held_until)],
     )
 
 

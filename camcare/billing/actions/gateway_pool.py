@@ -46,10 +46,14 @@ class Calls:
                 if pending and self._tick is not None:
                     self._tick()
         except BaseException:
-            for future in self._futures:
-                future.cancel()  # the calls not started yet are not made (their claims wait)
+            self.cancel()
             raise
         return self._done + [future.exception() or future.result() for future in self._futures]
+
+    def cancel(self) -> None:
+        """The calls not started yet are not made (their claims wait for the reconciler)."""
+        for future in self._futures:
+            future.cancel()
 
 
 class GatewayPool:

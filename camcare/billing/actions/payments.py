@@ -145,8 +145,8 @@ def _needs_gateway(order: Order) -> bool:
     return order.kind != OrderKind.CREDIT and order.amount > 0
 
 
-def refund(order: Order, gateway: PaymentGateway | None = None) -> GatewayResult:
-    return (gateway or get_gateway()).refund(
+def refund(order: Order) -> GatewayResult:
+    return get_gateway().refund(
         charge_reference=order.refers_to.gateway_ref, amount=order.amount, idempotency_key=order.gateway_key
     )
 

@@ -2,7 +2,7 @@
 gateway call and the final transaction are settled from their pending orders.
 
 A claim is stale after STALE_CLAIM of real time without news: a single payment takes
-seconds, and a billing run's batch refreshes its claims every batch.HEARTBEAT while its
+seconds, and a billing run's batch refreshes its claims every gateway_pool.HEARTBEAT while its
 gateway calls are in flight, so only the claims of a dead process (a killed worker, a
 crash) grow stale. A killed billing run converges: its unclaimed subscriptions are billed
 by the next run, its claims by this, each renewal charged once (its idempotency key), a
@@ -20,7 +20,7 @@ from camcare.billing.actions.renewals import settle_claimed_bill
 from camcare.billing.actions.support_money import settle_claimed_support
 from camcare.billing.models import Purpose, Subscription
 
-# Real time after which the reconciler settles a claim: many heartbeats (batch.HEARTBEAT,
+# Real time after which the reconciler settles a claim: many heartbeats (gateway_pool.HEARTBEAT,
 # one minute), so a live batch's claims never look stale.
 STALE_CLAIM = timedelta(minutes=10)
 

@@ -11,7 +11,7 @@ from camcare import clock
 from camcare.audit.events import Event, audit
 from camcare.billing import selectors
 from camcare.billing.errors import BillingRefusal
-from camcare.cameras import erasure
+from camcare.cameras import erasure, holds
 from camcare.catalog import get_catalog
 from camcare.domain.periods import iso_z, window_start
 
@@ -42,7 +42,10 @@ def advance_test_clock(*, account, to: datetime, actor) -> datetime:
 
 
 def _erase_aged_clips(account, at: datetime) -> None:
-    """The retention sweep of one account at `at` (clips older than each camera's window)."""
+    """The retention sweep of one account at `at`: clips older than each camera's window
+    (held clips excepted: erase_clips_before leaves them), then the held clips whose
+    hold ended by `at` (POLICY.md section 6)."""
     catalog = get_catalog()
     for camera, plan in selectors.current_plans(account).items():
         erasure.erase_clips_before(camera, window_start(at, catalog[plan].history_days))
+    holds.erase_expired_holds(at=at, account=account)

@@ -17,7 +17,8 @@ from camcare.cameras.zipstream import zip_response
 @require_GET
 def download_quote(request):
     """`?quote=<quote id>`: every clip the quoted change would erase, on every camera whose
-    window it shrinks, with the quote's cut-offs."""
+    window it shrinks, with the quote's cut-offs. Visible clips only (erasure.clips_before):
+    a held clip is not downloadable (POLICY.md section 6), nor erased by the change."""
     shrinks = selectors.quote_shrinks(request.user, request.GET.get("quote", ""))
     if shrinks is None:
         raise Http404("No such quote.")

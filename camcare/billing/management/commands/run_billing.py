@@ -1,6 +1,8 @@
 """The billing job (cron it every few minutes): renewals and retries due at --at (default
 now), a batch at a time, then the reconciler for payments a crash left pending, then the
-app-store subscriptions whose store went silent past their expiry. Idempotent: running it
+app-store subscriptions whose store went silent past their expiry, then the reminders
+before a bill (POLICY.md section 15: an annual renewal in 30 days, a card expiring before
+a bill in 14). Idempotent: running it
 twice, or two at once, never charges twice (POLICY.md section 5).
 
 --workers 0 (the default) bills every batch in this process. --workers N queues a task
@@ -44,12 +46,15 @@ class Command(BaseCommand):
         if workers:
             ran, errors = fan_out(at=when, workers=workers, limit=limit, batch_size=batch_size, threads=threads)
             for error in errors:
-                self.stderr.write(f"a batch failed (its subscriptions were billed by the sweep): {error}")
+                self.stderr.write(f"a task failed (what it had not claimed was billed after it; "
+                                  f"its claims are the reconciler's): {error}")
         else:
             ran = actions.run_billing(at=when, limit=limit, batch_size=batch_size, threads=threads)
         settled = actions.reconcile_pending()
         ended = actions.expire_store_subscriptions(at=when)
-        if ran or settled:
+        reminded = actions.send_due_reminders(at=when)
+        if ran or settled or reminded:
             wake_sender()
         self.stdout.write(f"billed {ran} subscription(s), settled {settled} pending payment(s), "
-                          f"ended {ended} lapsed store subscription(s) as of {when:%Y-%m-%dT%H:%M:%SZ}")
+                          f"ended {ended} lapsed store subscription(s), made {reminded} reminder(s) "
+                          f"as of {when:%Y-%m-%dT%H:%M:%SZ}")

@@ -1,4 +1,5 @@
-"""The daily retention sweep: erase clips that aged out of their camera's window.
+"""The daily retention sweep: erase clips that aged out of their camera's window, and the
+held clips whose 14-day hold ended (POLICY.md section 6, camcare.cameras.holds).
 
 Idempotent (a second run at the same --at erases nothing) and safe to run while the site
 serves: it works in batches of short statements. Run it daily from cron or a timer:
@@ -10,7 +11,7 @@ serves: it works in batches of short statements. Run it daily from cron or a tim
 from django.core.management.base import BaseCommand, CommandError
 
 from camcare import clock
-from camcare.cameras import erasure
+from camcare.cameras import erasure, holds
 from camcare.domain.periods import parse_instant
 
 # One statement names every id of a batch; databases cap the parameters of a statement.
@@ -18,7 +19,7 @@ MAX_BATCH = 10_000
 
 
 class Command(BaseCommand):
-    help = "Erase clips older than their camera's video history (POLICY.md section 6)."
+    help = "Erase clips older than their camera's video history, and held clips whose hold ended (POLICY.md section 6)."
 
     def add_arguments(self, parser):
         parser.add_argument("--at", help="the instant to sweep at, ISO 8601 (default: now)")
@@ -36,5 +37,6 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(f"--at must be an ISO 8601 instant with a time zone: {exc}") from exc
         report = erasure.sweep(instant, batch_size=batch_size, dry_run=dry_run, orphans=orphans)
+        report.holds_ended = holds.erase_expired_holds(at=instant, batch_size=batch_size, dry_run=dry_run)
         for line in report.lines():
             self.stdout.write(line)
