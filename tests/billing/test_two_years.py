@@ -19,7 +19,7 @@ from camcare.notices import outbox
 from camcare.notices.models import Notice
 from tests.billing.helpers import assert_consistent
 from tests.conftest import utc
-from tests.notices.test_outbox import smtp  # noqa: F401 (fixture: a real SMTP server)
+from tests.notices.conftest import smtp  # noqa: F401 (fixture: a real SMTP server)
 
 PLUS_MONTHLY, PLUS_ANNUAL = 399, 3999
 

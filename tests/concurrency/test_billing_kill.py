@@ -28,7 +28,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from tests.concurrency.conftest import PYTHON, ROOT, _database, _postgres_url
-from tests.notices.test_outbox import Inbox, free_port
+from tests.notices.mail import Inbox, free_port
 
 N = int(os.environ.get("CAMCARE_FAULT_N", 2000))
 KILLS = int(os.environ.get("CAMCARE_FAULT_KILLS", 4))
@@ -62,8 +62,13 @@ print(json.dumps({
 }))
 """
 
+# Every process is dead: what the killed runs held is settled at once, and a notice a
+# killed sender held is free again (in production the reconciler and the sender wait until
+# a hold is STALE_CLAIM / SENDING_TIMEOUT old).
 RECONCILE_ALL = (
     "from datetime import timedelta; from camcare.billing import actions; "
+    "from camcare.notices.models import Notice; "
+    "Notice.objects.filter(sent_at__isnull=True).update(sending_since=None); "
     "print(actions.reconcile_pending(older_than=timedelta(0)))"
 )
 
@@ -152,8 +157,6 @@ def test_billing_runs_killed_at_random_converge_to_each_period_charged_once(work
         history = [_kill_a_run(env, db_env, workers, rng) for _ in range(KILLS)]
         killed = _check(env)
         assert killed["twice"] == 0, (history, killed)  # even before any repair
-        # Everything is dead now: what the killed runs held is settled at once (in
-        # production the reconciler waits until a claim is STALE_CLAIM old).
         _manage(env, "shell", "-c", RECONCILE_ALL)
         _manage(env, "run_billing", "--at", AT, "--workers", str(workers))
         _manage(env, "send_notices")

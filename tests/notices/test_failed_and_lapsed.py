@@ -7,6 +7,7 @@ import pytest
 from camcare.billing import actions
 from camcare.billing.emails import record_lapsed, record_payment_failed
 from camcare.billing.models import Order, Subscription
+from camcare.cameras import holds
 from camcare.notices import outbox
 from camcare.notices.models import Notice
 from tests.billing.conftest import add_clip
@@ -106,9 +107,10 @@ def test_recording_an_attempt_or_the_lapse_again_makes_no_second_notice(owner, c
 def test_the_lapse_says_held_until_when_a_hold_date_is_given(owner, cameras, declining, smtp,
                                                               django_capture_on_commit_callbacks):
     porch, garden = cameras
-    add_clip(porch, utc(2027, 3, 20))
+    add_clip(porch, utc(2027, 4, 1))  # inside plus's 14 days on Apr 8, outside free's 2
     declining(2027, 4, 1)
     [order] = attempts(owner)
+    holds.hold_after_lapse(owner, old_plans={porch.id: "plus"}, at=utc(2027, 4, 8))  # the count is of held clips
     with django_capture_on_commit_callbacks(execute=True):
         record_lapsed(owner, order=order, at=utc(2027, 4, 8), moved={porch.id: "plus"},
                       held_until=utc(2027, 4, 22))

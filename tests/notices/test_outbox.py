@@ -1,50 +1,13 @@
 """The notices outbox (POLICY.md section 15) against a real SMTP server on loopback
 (aiosmtpd): one e-mail per event, after the commit, retried when SMTP fails."""
 
-import email
-import socket
-
-import pytest
-from aiosmtpd.controller import Controller
 from django.db import transaction
 
 from camcare.billing import actions
 from camcare.billing.models import Order
 from camcare.notices import outbox
 from camcare.notices.models import Notice
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps every message, or refuses them while `refusing`."""
-
-    def __init__(self):
-        self.messages = []
-        self.refusing = False
-
-    async def handle_DATA(self, server, session, envelope):
-        if self.refusing:
-            return "451 try again later"
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def smtp(settings):
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    settings.MAILERS = {"default": {
-        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-        "OPTIONS": {"host": controller.hostname, "port": controller.port, "use_tls": False},
-    }}
-    yield inbox
-    controller.stop()
+from tests.notices.mail import parts
 
 
 def subscribe(owner, cameras, capture):
@@ -52,11 +15,6 @@ def subscribe(owner, cameras, capture):
     with capture(execute=True):
         actions.change_plan(account=owner, cameras={porch.id: "plus", garden.id: "plus"}, actor=owner)
     return Order.objects.get(account=owner, kind="charge")
-
-
-def parts(message) -> dict[str, str]:
-    return {part.get_content_type(): part.get_payload(decode=True).decode() for part in message.walk()
-            if not part.is_multipart()}
 
 
 def test_it_sends_one_receipt_in_text_and_html_after_the_commit(owner, cameras, card, at, smtp,
