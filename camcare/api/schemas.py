@@ -118,8 +118,11 @@ class Bill(Schema):
 
 
 class ScheduledChange(Schema):
+    """The one scheduled change at the period end (POLICY.md section 13)."""
+
     at: str
-    cycle: str
+    kind: Literal["cycle_switch", "stop"]
+    cycle: str | None = Field(description="The cycle billed from `at`; null for a stop")
 
 
 class SubscriptionOut(Schema):

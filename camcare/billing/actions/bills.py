@@ -182,7 +182,7 @@ def settle_renewal(payment: payments.Payment, result: GatewayResult, *, at: date
     order = payment.orders[0]
     paid = result.succeeded
     fields = {"cycle": cycle.value, "anchor": anchor, "period_start": period.start, "period_end": period.end,
-              "scheduled_cycle": ""}
+              "scheduled_cycle": "", "scheduled_stop": False}
     if paid:
         fields.update(status=Status.ACTIVE, failed_attempts=0, next_retry_at=None)
     else:
@@ -274,7 +274,7 @@ def _lapse(payment: payments.Payment, order: Order, *, due: int, at: datetime) -
     account = payment.subscription.account
     old = selectors.current_plans(account)  # rare: one query per lapse, read at step 3 as before
     fields = {"status": Status.NONE, "anchor": None, "period_start": None, "period_end": None,
-              "scheduled_cycle": "", "failed_attempts": 0, "next_retry_at": None}
+              "scheduled_cycle": "", "scheduled_stop": False, "failed_attempts": 0, "next_retry_at": None}
     moved = {camera: plan for camera, plan in old.items() if plan != FREE}
     held_until = at + timedelta(days=holds.HOLD_DAYS)
     return Settlement(
