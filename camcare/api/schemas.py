@@ -155,6 +155,10 @@ class CancelIn(RequestBody):
     quote: str | None = Field(default=None, max_length=ID_MAX)
 
 
+class StopIn(RequestBody):
+    """`{}`: turn renewal off (POLICY.md section 13); no field is taken."""
+
+
 class ResultLine(Schema):
     kind: Literal["charge", "credit"]
     plan: str
