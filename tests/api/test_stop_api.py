@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from camcare.billing.models import Order
-from tests.api.conftest import START, assert_error, move
+from tests.api.conftest import assert_error, move
 from tests.api.test_subscription_refusals import go_past_due, import_app_store, porch  # noqa: F401
 
 STOP = {"at": "2027-04-01T00:00:00Z", "kind": "stop", "cycle": None}
