@@ -14,6 +14,7 @@ from camcare.api.schemas import (
     OrderOut,
     PreviewOut,
     StateIn,
+    StopIn,
     SubscriptionOut,
 )
 from camcare.billing import actions, selectors
@@ -57,6 +58,13 @@ def cancel(request, payload: CancelIn):
     account = caller(request)
     result = actions.cancel_subscription(account=account, quote_id=payload.quote, actor=account)
     return result.to_api()
+
+
+@router.post("/subscription/stop", response={200: ChangeOut, **REFUSALS})
+def stop(request, payload: StopIn):
+    """Every camera to free at the period end; nothing is charged now (POLICY.md section 13)."""
+    account = caller(request)
+    return actions.stop_at_period_end(account=account, actor=account).to_api()
 
 
 @router.delete("/subscription/scheduled-change", response={200: SubscriptionOut, **REFUSALS})

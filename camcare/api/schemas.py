@@ -118,8 +118,11 @@ class Bill(Schema):
 
 
 class ScheduledChange(Schema):
+    """The one scheduled change at the period end (POLICY.md section 13)."""
+
     at: str
-    cycle: str
+    kind: Literal["cycle_switch", "stop"]
+    cycle: str | None = Field(description="The cycle billed from `at`; null for a stop")
 
 
 class SubscriptionOut(Schema):
@@ -150,6 +153,10 @@ class ChangeIn(StateIn):
 
 class CancelIn(RequestBody):
     quote: str | None = Field(default=None, max_length=ID_MAX)
+
+
+class StopIn(RequestBody):
+    """`{}`: turn renewal off (POLICY.md section 13); no field is taken."""
 
 
 class ResultLine(Schema):

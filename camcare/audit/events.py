@@ -20,6 +20,8 @@ class Event(StrEnum):
     SUBSCRIPTION_NOTHING = "subscription.nothing"
     CHANGE_PAYMENT_FAILED = "change.payment_failed"
     SCHEDULED_CHANGE_DROPPED = "subscription.scheduled_change_dropped"
+    STOP_SCHEDULED = "subscription.stop_scheduled"  # renewal off: to free at the period end
+    STOPPED = "subscription.stopped"  # the scheduled stop carried out at the period end
     RENEWED = "subscription.renewed"
     RENEWAL_FAILED = "subscription.renewal_failed"
     RETRY_FAILED = "subscription.retry_failed"

@@ -25,6 +25,7 @@ REFUSALS: dict[str, Refusal] = {
     "invalid_time": Refusal(422, None),
     "managed_in_app_store": Refusal(409, "This subscription was bought in the mobile app: change or cancel it in the app store."),
     "past_due": Refusal(409, "Your last bill is unpaid. Save a card that works (we retry at once), or cancel."),
+    "nothing_to_stop": Refusal(409, "There is no paid plan to stop: every camera is already on Free."),
     "quote_stale": Refusal(409, "Prices or your plan changed since this preview (or it is over 10 minutes old). "
                                 "Nothing was changed: please preview again."),
     "change_in_progress": Refusal(409, "Another change of your plan is being made right now. "

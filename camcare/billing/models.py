@@ -30,7 +30,11 @@ class Subscription(models.Model):
     anchor = models.DateTimeField(null=True, blank=True)  # periods are [anchor + k cycles, ...)
     period_start = models.DateTimeField(null=True, blank=True)
     period_end = models.DateTimeField(null=True, blank=True)  # exclusive; the next bill's date
+    # At most one scheduled change at period_end (POLICY.md section 13): the annual -> monthly
+    # switch (scheduled_cycle set) or the stop (scheduled_stop: every camera to free, nothing
+    # billed). Scheduling one clears the other.
     scheduled_cycle = models.CharField(max_length=16, blank=True)  # annual -> monthly at period_end
+    scheduled_stop = models.BooleanField(default=False)
     currency = models.CharField(max_length=3, default="USD")
     # Bumped by every committed change of state or money; quotes are bound to it.
     version = models.PositiveIntegerField(default=0)
@@ -48,6 +52,12 @@ class Subscription(models.Model):
             models.Index(fields=["status", "next_retry_at"], name="billing_sub_retry"),
             # The reconciler's scan: only claimed rows are in it (a handful at any time).
             models.Index(fields=["claimed_by"], condition=~models.Q(claimed_by=""), name="billing_sub_claimed"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(scheduled_stop=True) | models.Q(scheduled_cycle=""),
+                name="subscription_one_scheduled_change",
+            ),
         ]
 
 

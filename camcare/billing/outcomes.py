@@ -54,6 +54,7 @@ def outcome_to_json(outcome: Outcome) -> dict:
         "shrinks": [[s.camera, s.old_days, s.new_days, iso_z(s.cutoff)] for s in outcome.shrinks],
         "voids_unpaid_period": outcome.voids_unpaid_period,
         "moves_cameras": outcome.moves_cameras,
+        "scheduled_stop": outcome.scheduled_stop,
     }
 
 
@@ -78,6 +79,7 @@ def outcome_from_json(data: dict) -> Outcome:
         shrinks=tuple(Shrink(camera, old, new, parse_instant(cutoff)) for camera, old, new, cutoff in data["shrinks"]),
         voids_unpaid_period=data["voids_unpaid_period"],
         moves_cameras=data.get("moves_cameras", False),  # quotes stored before the field existed
+        scheduled_stop=data.get("scheduled_stop", False),  # likewise
     )
 
 
@@ -115,9 +117,15 @@ class ChangeResult:
 
     @property
     def scheduled_change(self) -> dict | None:
-        if self.outcome.scheduled_cycle is None or self.outcome.period is None:
+        """{at, kind, cycle} (API.md): the annual -> monthly switch or the stop (cycle null)."""
+        if self.outcome.period is None:
             return None
-        return {"at": iso_z(self.outcome.period.end), "cycle": self.outcome.scheduled_cycle.value}
+        if self.outcome.scheduled_stop:
+            return {"at": iso_z(self.outcome.period.end), "kind": "stop", "cycle": None}
+        if self.outcome.scheduled_cycle is None:
+            return None
+        return {"at": iso_z(self.outcome.period.end), "kind": "cycle_switch",
+                "cycle": self.outcome.scheduled_cycle.value}
 
     def to_api(self) -> dict:
         from camcare.billing.selectors import order_to_api

@@ -189,6 +189,7 @@ def snapshot_of(subscription: Subscription | None, cameras: dict[str, str], bala
         credit_balance=balance,
         card_payments=card_payments_of_period(subscription) if card_payments else (),
         scheduled_cycle=Cycle(subscription.scheduled_cycle) if subscription.scheduled_cycle else None,
+        scheduled_stop=subscription.scheduled_stop,
     )
 
 
@@ -208,15 +209,22 @@ def next_bill(account, subscription: Subscription | None) -> dict | None:
         return {"at": iso_z(at), "amount": max(0, due - balance)} if at else None
     if subscription.channel == Channel.APP_STORE:
         return None  # the store bills it
+    if subscription.scheduled_stop:
+        return None  # nothing is billed at the period end (POLICY.md section 13)
     cycle = Cycle(subscription.scheduled_cycle or subscription.cycle)
     price = state_price(PlanState(cycle, current_plans(account)), get_catalog())
     return {"at": iso_z(subscription.period_end), "amount": max(0, price - balance)}
 
 
 def scheduled_change(subscription: Subscription | None) -> dict | None:
-    if subscription is None or not subscription.scheduled_cycle or subscription.status == Status.NONE:
+    """{at, kind: "cycle_switch"|"stop", cycle} (cycle null for a stop), or None."""
+    if subscription is None or subscription.status == Status.NONE:
         return None
-    return {"at": iso_z(subscription.period_end), "cycle": subscription.scheduled_cycle}
+    if subscription.scheduled_stop:
+        return {"at": iso_z(subscription.period_end), "kind": "stop", "cycle": None}
+    if not subscription.scheduled_cycle:
+        return None
+    return {"at": iso_z(subscription.period_end), "kind": "cycle_switch", "cycle": subscription.scheduled_cycle}
 
 
 def subscription_summary(account) -> dict:

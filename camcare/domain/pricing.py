@@ -154,6 +154,7 @@ class Snapshot:
     credit_balance: int  # minor units camcare owes the customer, >= 0
     card_payments: tuple[CardPayment, ...]  # of the current period, newest first
     scheduled_cycle: Cycle | None = None
+    scheduled_stop: bool = False  # every camera to free at the period end (POLICY.md section 13)
 
 
 class Case(StrEnum):
@@ -164,6 +165,7 @@ class Case(StrEnum):
     DOWNGRADE = "downgrade"
     TO_ANNUAL = "to_annual"
     SCHEDULE_ONLY = "schedule_only"
+    STOP = "stop"  # renewal turned off: every camera to free at the period end
 
 
 class LineKind(StrEnum):
@@ -214,6 +216,9 @@ class Outcome:
     # A camera changes plan without any priced line changing (a camera joining or leaving
     # a premium line that stays): no money, but the change must still be applied.
     moves_cameras: bool = False
+    # The stop at the period end is (still) scheduled after the change (POLICY.md section
+    # 13): then there is no next bill, and `shrinks` of a Case.STOP are the stop's own.
+    scheduled_stop: bool = False
 
     @property
     def changes_anything(self) -> bool:
@@ -349,6 +354,9 @@ def _outcome(
     credit_used - credit_added - refund."""
     charge_now, credit_used, credit_added = money
     balance_after = snapshot.credit_balance - credit_used + credit_added
+    # A scheduled stop stays through a change that keeps paid lines (after monthly ->
+    # annual, at the new period's end); asking for annual -> monthly replaces it.
+    stop = snapshot.scheduled_stop and period is not None and scheduled is None
     return Outcome(
         case=case,
         at=at,
@@ -365,10 +373,11 @@ def _outcome(
         period=period,
         new_lines=new_lines,
         scheduled_cycle=scheduled,
-        next_bill=_next_bill(period, renewal_price, balance_after),
+        next_bill=None if stop else _next_bill(period, renewal_price, balance_after),
         shrinks=_shrinks(snapshot.state, target, catalog, at),
         voids_unpaid_period=voids_unpaid_period,
         moves_cameras=dict(target.cameras) != dict(snapshot.state.cameras),
+        scheduled_stop=stop,
     )
 
 
@@ -480,7 +489,8 @@ def _same_cycle(
             priced.append(PricedLine(LineKind.CREDIT, held.key, _credit_for(held, left, whole)))
     net = _signed(priced)
     if not priced:
-        case = Case.SCHEDULE_ONLY if scheduled != snapshot.scheduled_cycle else Case.NOTHING
+        replaces_stop = scheduled is not None and snapshot.scheduled_stop
+        case = Case.SCHEDULE_ONLY if scheduled != snapshot.scheduled_cycle or replaces_stop else Case.NOTHING
     else:
         case = Case.UPGRADE if net > 0 else Case.DOWNGRADE
     return _outcome(
@@ -504,4 +514,25 @@ def _to_annual(snapshot: Snapshot, target: PlanState, at: datetime, catalog: Cat
         period=Period(at, add_months(at, target.cycle.months)),
         new_lines=new_lines,
         renewal_price=sum(prices.values()),
+    )
+
+
+def schedule_stop(snapshot: Snapshot, at: datetime, catalog: Catalog) -> Outcome:
+    """Turn renewal off (POLICY.md section 13): nothing moves now; at the period end every
+    camera moves to free and nothing is billed. The outcome's shrinks are the windows that
+    will shrink then, each cut-off taken at the stop's instant (the period end); a stop
+    replaces a scheduled annual -> monthly switch."""
+    if snapshot.status is Status.PAST_DUE:
+        raise ChangeRefused(
+            "past_due", "The last bill is unpaid: update your card to pay it, or cancel. "
+                        "Renewal can be turned off once it is paid.")
+    if snapshot.status is Status.NONE or not snapshot.lines or snapshot.period is None:
+        raise ChangeRefused("nothing_to_stop", "There is no paid plan to stop: every camera is on Free.")
+    state = snapshot.state
+    free = PlanState(state.cycle, dict.fromkeys(state.cameras, FREE))
+    return Outcome(
+        case=Case.STOP, at=at, currency=catalog.currency, lines=(), net=0, charge_now=0, credit_used=0,
+        credit_added=0, refund=0, refunds=(), state=state, anchor=snapshot.anchor, period=snapshot.period,
+        new_lines=snapshot.lines, scheduled_cycle=None, next_bill=None,
+        shrinks=_shrinks(state, free, catalog, snapshot.period.end), scheduled_stop=True,
     )

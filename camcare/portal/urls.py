@@ -61,6 +61,7 @@ urlpatterns = [
     path("change/done/<str:quote_id>/", change.done, {"kind": "change"}, name="change_done"),
     path("scheduled-change/drop/", change.drop_scheduled_change, name="drop_scheduled_change"),
     path("cancel/", cancel.cancel, name="cancel"),
+    path("cancel/stop/", cancel.stop, name="stop"),
     path("cancel/done/<str:quote_id>/", change.done, {"kind": "cancel"}, name="cancel_done"),
     path("payments/", history.history, name="history"),
     path("payments/<str:order_id>/", receipts.receipt, name="receipt"),

@@ -138,6 +138,7 @@ ROUTES: dict[tuple[str, str], Route] = {
             Case("quote of a change, not a cancel", lambda w: {"quote": w.owner.quote}, 409, "quote_stale"),
         ),
     ),
+    ("POST", "/api/v1/subscription/stop"): Route("account", body=lambda w: {}),
     ("DELETE", "/api/v1/subscription/scheduled-change"): Route("account"),
     ("GET", "/api/v1/credit"): Route("account"),
     ("GET", "/api/v1/orders"): Route("account"),

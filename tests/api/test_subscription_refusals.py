@@ -194,7 +194,7 @@ def test_it_answers_every_result_with_a_consistent_net(porch, api, owner):
     assert (first["net"], first["charge_now"], first["credit_used"], first["credit_added"], first["refund"]) == (
         798, 798, 0, 0, 0)
     scheduled = steps[5].json()["scheduled_change"]
-    assert scheduled == {"at": "2028-03-01T00:00:00Z", "cycle": "monthly"}
+    assert scheduled == {"at": "2028-03-01T00:00:00Z", "kind": "cycle_switch", "cycle": "monthly"}
 
 
 def test_it_drops_a_scheduled_switch_to_monthly(porch, api, owner):
@@ -202,7 +202,7 @@ def test_it_drops_a_scheduled_switch_to_monthly(porch, api, owner):
     api.put("subscription", {"cameras": {porch: "plus"}, "cycle": "annual"})
     switched = api.put("subscription", {"cycle": "monthly"}).json()
     assert (switched["scheduled_change"], switched["net"], switched["orders"]) == (
-        {"at": "2028-03-01T00:00:00Z", "cycle": "monthly"}, 0, [])
+        {"at": "2028-03-01T00:00:00Z", "kind": "cycle_switch", "cycle": "monthly"}, 0, [])
     dropped = api.delete("subscription/scheduled-change")
     assert dropped.status_code == 200
     assert (dropped.json()["scheduled_change"], dropped.json()["cycle"]) == (None, "annual")

@@ -112,10 +112,10 @@ def test_it_applies_a_scheduled_switch_to_monthly_at_renewal(owner, annual, at):
     at(2027, 6, 1)
     result = actions.change_plan(account=owner, cycle="monthly", actor=owner)
     assert (result.net, result.charge_now, result.orders) == (0, 0, [])
-    assert result.scheduled_change == {"at": "2028-01-10T00:00:00Z", "cycle": "monthly"}
+    assert result.scheduled_change == {"at": "2028-01-10T00:00:00Z", "kind": "cycle_switch", "cycle": "monthly"}
     summary = selectors.subscription_summary(owner)
     assert summary["cycle"] == "annual"
-    assert summary["scheduled_change"] == {"at": "2028-01-10T00:00:00Z", "cycle": "monthly"}
+    assert summary["scheduled_change"] == {"at": "2028-01-10T00:00:00Z", "kind": "cycle_switch", "cycle": "monthly"}
     assert summary["next_bill"] == {"at": "2028-01-10T00:00:00Z", "amount": 399}
     at(2028, 1, 10)
     [order] = renewals(owner)
@@ -229,7 +229,7 @@ def test_it_adds_a_camera_now_and_switches_to_monthly_at_the_period_end(owner, a
     assert [(line["kind"], line["camera"], line["amount"]) for line in result.lines] == [("charge", garden.id, 3561)]
     assert result.charge_now == 3561
     # ...and the switch to monthly waits for the end of the paid year.
-    assert result.scheduled_change == {"at": "2028-01-10T00:00:00Z", "cycle": "monthly"}
+    assert result.scheduled_change == {"at": "2028-01-10T00:00:00Z", "kind": "cycle_switch", "cycle": "monthly"}
     assert selectors.current_plans(owner) == {porch.id: "plus", garden.id: "plus"}
     at(2028, 1, 10)
     [order] = renewals(owner)

@@ -16,6 +16,7 @@ from camcare.billing.actions.reconciler import reconcile_pending
 from camcare.billing.actions.reminders import send_due_reminders
 from camcare.billing.actions.renewals import renew, retry_unpaid_bill, run_billing, run_due
 from camcare.billing.actions.replace_camera import replace_camera
+from camcare.billing.actions.stops import stop_at_period_end
 from camcare.billing.actions.store_entitlements import (
     apply_store_entitlement,
     expire_store_subscriptions,
@@ -44,4 +45,5 @@ __all__ = [
     "run_due",
     "save_payment_method",
     "send_due_reminders",
+    "stop_at_period_end",
 ]

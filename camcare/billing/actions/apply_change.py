@@ -137,13 +137,15 @@ def _subscription_fields_after(outcome: Outcome) -> dict:
     if outcome.period is None:  # cancelled (or never paid): every camera on free
         # The next paid line starts a new web subscription (an import's channel ends here).
         return {"status": Status.NONE, "anchor": None, "period_start": None, "period_end": None,
-                "scheduled_cycle": "", "failed_attempts": 0, "next_retry_at": None, "channel": Channel.WEB, "store": ""}
+                "scheduled_cycle": "", "scheduled_stop": False, "failed_attempts": 0, "next_retry_at": None,
+                "channel": Channel.WEB, "store": ""}
     fields = {
         "cycle": outcome.state.cycle.value,
         "anchor": outcome.anchor,
         "period_start": outcome.period.start,
         "period_end": outcome.period.end,
         "scheduled_cycle": outcome.scheduled_cycle.value if outcome.scheduled_cycle else "",
+        "scheduled_stop": outcome.scheduled_stop,  # kept through a change, replaced by a switch
     }
     if outcome.case in (Case.SUBSCRIBE, Case.TO_ANNUAL):
         fields.update(status=Status.ACTIVE, failed_attempts=0, next_retry_at=None)

@@ -233,8 +233,8 @@ def _settle_held(known: list[tuple[payments.Payment, dict[int, GatewayResult]]],
         for payment, results in known:
             if payment.claim not in held:
                 continue
-            rule = bills.settle_renewal if isinstance(payment.context, bills.RenewalContext) else bills.settle_retry
-            settlements.append(rule(payment, results.get(payment.orders[0].pk, payments.ABANDONED), at=at))
+            rule = bills.settle_retry if isinstance(payment.context, bills.RetryContext) else bills.settle_renewal
+            settlements.append(rule(payment, bills.result_of(payment, results), at=at))
         with outbox.collecting() as drafts:
             bill_writer.write(settlements)
         outbox.enqueue_many(drafts)

@@ -11,11 +11,13 @@ log, the cameras of a lapse and the notices; erasures run after the commit.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.db import transaction
 from django.db.models import F
 
 from camcare.audit.events import Event
@@ -24,9 +26,11 @@ from camcare.billing.actions import payments
 from camcare.billing.actions.rows import column, insert_rows, update_each
 from camcare.billing.ledger import UnbalancedPosting
 from camcare.billing.models import LedgerEntry, Order, SubscriptionLine
-from camcare.cameras import holds
+from camcare.cameras import erasure, holds
 from camcare.cameras.models import Camera
 from camcare.domain.catalog import FREE
+
+log = logging.getLogger("camcare.billing")
 
 ROWS = 500  # ids per IN (...) of one statement
 ORDER_FIELDS = [*payments.SETTLED_FIELDS, "credit_used"]  # credit_used: 0 when not paid
@@ -39,7 +43,7 @@ class Settlement:
     """What step 3 of one bill writes (decided by bills.settle_renewal / settle_retry)."""
 
     payment: payments.Payment
-    order: Order  # its fields set by payments.mark_settled; written here
+    order: Order | None  # its fields set by payments.mark_settled; written here. None: a stop
     fields: dict  # the subscription's fields written with the release of the claim
     changed: bool = True  # bump the version: every open quote is stale
     end_lines_at: datetime | None = None  # the open lines end at this instant
@@ -50,6 +54,7 @@ class Settlement:
     to_free: bool = False  # every camera of the account moves to free (the lapse)
     hold: tuple[dict[str, str], datetime] | None = None  # the lapse: (plans before it, its instant)
     notices: list[Callable[[], None]] = field(default_factory=list)  # emails.record_* of this bill
+    erase: list[tuple[str, datetime]] = field(default_factory=list)  # a stop: (camera, cut-off), after commit
 
     @property
     def subscription_id(self) -> int:
@@ -78,6 +83,18 @@ def write(settlements: list[Settlement]) -> None:
     for settlement in settlements:
         for record in settlement.notices:
             record()
+    erasures = [item for settlement in settlements for item in settlement.erase]
+    if erasures:
+        transaction.on_commit(lambda: _erase(erasures))
+
+
+def _erase(erasures: list[tuple[str, datetime]]) -> None:
+    """After commit: the clips a stop erases (the retention sweep finishes what fails)."""
+    for camera, cutoff in erasures:
+        try:
+            erasure.erase_clips_before(camera, cutoff)
+        except Exception:
+            log.exception("erasure for camera %s failed; the retention sweep will finish it", camera)
 
 
 def chunks(items: list, size: int = ROWS):
@@ -94,7 +111,8 @@ def _end_lines(settlements: list[Settlement]) -> None:
 
 def _settle_orders(settlements: list[Settlement]) -> None:
     update_each(Order, set_fields=ORDER_FIELDS, where_fields=["id"],
-                rows=[(*(getattr(s.order, name) for name in ORDER_FIELDS), s.order.pk) for s in settlements])
+                rows=[(*(getattr(s.order, name) for name in ORDER_FIELDS), s.order.pk) for s in settlements
+                      if s.order is not None])
 
 
 def _pay_lines(settlements: list[Settlement]) -> None:

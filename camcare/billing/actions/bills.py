@@ -9,6 +9,10 @@ reconciler) and a batch at a time (batch.py, the billing run). Either way:
   step 3: `settle_renewal` / `settle_retry` turn the gateway's answer into a Settlement,
      which bill_writer.write applies for one bill or a batch alike.
 
+A scheduled stop (POLICY.md section 13) is the renewal's other outcome: at the period end
+nothing is billed (step 1 writes no order), and step 3 moves every camera to free, ends the
+lines and erases the clips outside the free window (`settle_renewal` -> `_stop`).
+
 Renewals are exactly once per (subscription, period): a renewal bills the period that
 starts at the claimed subscription's period end, its gateway key names that period, and
 its step 3 moves the period on under the same claim.
@@ -32,6 +36,7 @@ from camcare.billing.gateway import GatewayResult
 from camcare.billing.ledger import change_entries
 from camcare.billing.models import (
     Book,
+    Channel,
     LedgerEntry,
     Order,
     OrderKind,
@@ -42,7 +47,7 @@ from camcare.cameras import holds
 from camcare.cameras.models import Camera
 from camcare.catalog import get_catalog
 from camcare.domain.catalog import FREE
-from camcare.domain.periods import Cycle, Period, iso_z, period_at
+from camcare.domain.periods import Cycle, Period, iso_z, period_at, window_start
 from camcare.domain.pricing import PlanState, Status, lines_of, renewal_bill
 
 # A bill has at most four attempts, at the period start and then these offsets after it;
@@ -80,6 +85,13 @@ class RenewalContext:
     """What step 1 of a renewal decided, for its step 3."""
 
     terms: tuple[Cycle, datetime, Period, dict]  # next_period_terms
+    inputs: BillInputs
+
+
+@dataclass(frozen=True)
+class StopContext:
+    """Step 1 of a renewal found the stop scheduled: nothing to bill, the stop at step 3."""
+
     inputs: BillInputs
 
 
@@ -159,8 +171,12 @@ def _bill_order(payment: payments.Payment, method: Card | None, *, amount: int, 
 # ---------------------------------------------------------------- renewal
 
 
-def start_renewal(payment: payments.Payment, inputs: BillInputs, *, catalog=None) -> Order:
-    """Step 1 of a renewal: the next period at the state's price, the credit first."""
+def start_renewal(payment: payments.Payment, inputs: BillInputs, *, catalog=None) -> Order | None:
+    """Step 1 of a renewal: the next period at the state's price, the credit first; with the
+    stop scheduled, no order at all (nothing is billed)."""
+    if payment.subscription.scheduled_stop:
+        payment.context = StopContext(inputs)
+        return None
     terms = next_period_terms(payment.subscription, inputs.plans, catalog)
     cycle, _, period, prices = terms
     credit_used, card = renewal_bill(sum(prices.values()), inputs.credit)
@@ -178,11 +194,13 @@ def settle_renewal(payment: payments.Payment, result: GatewayResult, *, at: date
     subscription = payment.subscription
     account = subscription.account
     context = payment.context or resume_context(payment)
+    if isinstance(context, StopContext):
+        return _stop(payment, context)
     cycle, anchor, period, prices = context.terms
     order = payment.orders[0]
     paid = result.succeeded
     fields = {"cycle": cycle.value, "anchor": anchor, "period_start": period.start, "period_end": period.end,
-              "scheduled_cycle": ""}
+              "scheduled_cycle": "", "scheduled_stop": False}
     if paid:
         fields.update(status=Status.ACTIVE, failed_attempts=0, next_retry_at=None)
     else:
@@ -209,6 +227,34 @@ def settle_renewal(payment: payments.Payment, result: GatewayResult, *, at: date
     else:
         settlement.notices.append(lambda: record_payment_failed(order, next_attempt_at=fields["next_retry_at"]))
     return settlement
+
+
+def _stop(payment: payments.Payment, context: StopContext) -> Settlement:
+    """The scheduled stop at the period end: nothing billed, every camera to free, the lines
+    ended, and the clips outside the free window erased, not held (section 6: the owner
+    chose this, and the notice before it warned), with the cut-off at the stop's instant."""
+    subscription = payment.subscription
+    at = subscription.period_end
+    old = context.inputs.plans
+    days = get_catalog().history_days
+    free_days = days[FREE]
+    cutoff = window_start(at, free_days)
+    erase = [(camera, cutoff) for camera, plan in old.items() if days.get(plan, free_days) > free_days]
+    fields = {"status": Status.NONE, "anchor": None, "period_start": None, "period_end": None,
+              "scheduled_cycle": "", "scheduled_stop": False, "failed_attempts": 0, "next_retry_at": None,
+              "channel": Channel.WEB, "store": ""}
+    return Settlement(
+        payment, None, fields, end_lines_at=at, to_free=True, erase=erase,
+        audits=[(Event.STOPPED, at, {"old": {"cameras": old}, "new": {"cameras": dict.fromkeys(old, FREE)},
+                                     "erased_before": iso_z(cutoff), "cameras_erased": [c for c, _ in erase]})],
+    )
+
+
+def result_of(payment: payments.Payment, results: dict[int, GatewayResult]) -> GatewayResult:
+    """The gateway's answer to a bill's order; a stop has none (nothing was called)."""
+    if not payment.orders:
+        return payments.NOT_CALLED
+    return results.get(payment.orders[0].pk, payments.ABANDONED)
 
 
 # ---------------------------------------------------------------- retries of an unpaid bill
@@ -274,7 +320,7 @@ def _lapse(payment: payments.Payment, order: Order, *, due: int, at: datetime) -
     account = payment.subscription.account
     old = selectors.current_plans(account)  # rare: one query per lapse, read at step 3 as before
     fields = {"status": Status.NONE, "anchor": None, "period_start": None, "period_end": None,
-              "scheduled_cycle": "", "failed_attempts": 0, "next_retry_at": None}
+              "scheduled_cycle": "", "scheduled_stop": False, "failed_attempts": 0, "next_retry_at": None}
     moved = {camera: plan for camera, plan in old.items() if plan != FREE}
     held_until = at + timedelta(days=holds.HOLD_DAYS)
     return Settlement(
@@ -295,4 +341,6 @@ def resume_context(payment: payments.Payment) -> RenewalContext | RetryContext:
     if subscription.status == Status.PAST_DUE:
         by_owner = "card-" in (payment.orders[0].gateway_key or "")
         return RetryContext(inputs.receivable, by_owner, inputs)
+    if subscription.scheduled_stop:
+        return StopContext(inputs)
     return RenewalContext(next_period_terms(subscription, inputs.plans), inputs)

@@ -302,23 +302,26 @@ def settle_claimed_change(payment: payments.Payment) -> None:
 
 
 def drop_scheduled_change(*, account, actor) -> None:
+    """Drop the scheduled change of either kind (the cycle switch or the stop); nothing
+    changes when none is scheduled."""
     subscription = subscription_for(account)
     refuse_if_store(subscription)
+    guard = {"scheduled_stop": True} if subscription.scheduled_stop else {"scheduled_cycle__gt": ""}
     claimed, _ = payments.run(
-        subscription.pk, guard={"scheduled_cycle__gt": ""},
+        subscription.pk, guard=guard,
         prepare=lambda payment: None,
         apply=lambda payment, results: _drop(payment, actor),
     )
-    if not claimed and Subscription.objects.filter(pk=subscription.pk, scheduled_cycle__gt="").exists():
+    if not claimed and Subscription.objects.filter(pk=subscription.pk, **guard).exists():
         raise change_in_progress()  # something is scheduled, but another change holds the claim
 
 
 def _drop(payment: payments.Payment, actor) -> None:
     subscription = payment.subscription
-    payments.release(payment, scheduled_cycle="")
+    payments.release(payment, scheduled_cycle="", scheduled_stop=False)
+    old = {"scheduled_stop": True} if subscription.scheduled_stop else {"scheduled_cycle": subscription.scheduled_cycle}
     audit(actor=actor, account=subscription.account, action=Event.SCHEDULED_CHANGE_DROPPED,
-          at=clock.now(subscription.account), old={"scheduled_cycle": subscription.scheduled_cycle},
-          new={"scheduled_cycle": None})
+          at=clock.now(subscription.account), old=old, new={"scheduled_cycle": None})
 
 
 def remove_camera(*, account, camera: Camera, actor, quote_id: str | None = None) -> ChangeResult:

@@ -47,7 +47,7 @@ def import_store_subscription(*, account, channel: str, plan: str, camera_ids: l
         if not Subscription.objects.filter(pk=subscription.pk, status=Status.NONE, claimed_by="").update(
             channel=channel, store=store if channel == Channel.APP_STORE else "", status=Status.ACTIVE,
             cycle=cycle_value.value, anchor=period_start, period_start=period_start, period_end=period_end,
-            scheduled_cycle="", version=F("version") + 1,
+            scheduled_cycle="", scheduled_stop=False, version=F("version") + 1,
         ):
             raise BillingRefusal("invalid_state", "The account already has a paid subscription.")
         Camera.objects.filter(account=account, id__in=camera_ids).update(plan=plan)

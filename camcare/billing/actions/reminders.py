@@ -49,7 +49,8 @@ def send_due_reminders(*, at: datetime, account=None) -> int:
 def _billed_here(at: datetime, lead: timedelta) -> QuerySet[Subscription]:
     """Active subscriptions that camcare bills itself (not the app stores), whose next bill
     is after `at` and at most `lead` after it: bill - lead <= at < bill."""
-    return (Subscription.objects.filter(status=Status.ACTIVE, period_end__gt=at, period_end__lte=at + lead)
+    return (Subscription.objects.filter(status=Status.ACTIVE, period_end__gt=at, period_end__lte=at + lead,
+                                        scheduled_stop=False)  # a stop: no bill to remind of
             .exclude(channel=Channel.APP_STORE))
 
 

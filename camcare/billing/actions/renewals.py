@@ -40,8 +40,7 @@ def _start(payment: payments.Payment, start: Callable, **options) -> None:
 
 def _apply(payment: payments.Payment, results: dict[int, GatewayResult], settle, *, at: datetime) -> Order:
     """Step 3 of one bill, in payments.finish's transaction (ClaimLost rolls it back)."""
-    order = payment.orders[0]
-    settlement = settle(payment, results.get(order.pk, payments.ABANDONED), at=at)
+    settlement = settle(payment, bills.result_of(payment, results), at=at)
     bill_writer.write([settlement])
     return settlement.order
 

@@ -146,7 +146,7 @@ def _fields_of(entitlement: StoreEntitlement) -> dict:
         "channel": Channel.APP_STORE, "store": entitlement.store,
         "status": Status.PAST_DUE if in_grace else Status.ACTIVE, "cycle": entitlement.cycle.value,
         "anchor": entitlement.period_start, "period_start": entitlement.period_start,
-        "period_end": entitlement.period_end, "scheduled_cycle": "", "failed_attempts": 0,
+        "period_end": entitlement.period_end, "scheduled_cycle": "", "scheduled_stop": False, "failed_attempts": 0,
         "next_retry_at": entitlement.grace_until,
     }
 
@@ -217,7 +217,7 @@ def _end(account, subscription: Subscription, at: datetime, *, actor, reason: st
     old = selectors.current_plans(account)
     with transaction.atomic():
         _claim(subscription, status=Status.NONE, channel=Channel.WEB, store="", anchor=None, period_start=None,
-               period_end=None, scheduled_cycle="", failed_attempts=0, next_retry_at=None)
+               period_end=None, scheduled_cycle="", scheduled_stop=False, failed_attempts=0, next_retry_at=None)
         SubscriptionLine.objects.filter(subscription=subscription, ended_at__isnull=True).update(ended_at=at)
         Camera.objects.filter(account=account).exclude(plan=FREE).update(plan=FREE)
         free = dict.fromkeys(old, FREE)

@@ -56,3 +56,22 @@ def cancel(request):
     context = {**preview_context(request, stored), "camera_changes": [],  # the page says "every camera to Free"
                "form": form, "shown": shown, "summary": summary}
     return render(request, "portal/billing/cancel.html", context, status=page_status(request, None, shown))
+
+
+@recent_password_required
+def stop(request):
+    """Turn renewal off (POLICY.md section 13): every camera to Free at the period end."""
+    if request.method != "POST":
+        return redirect("portal:cancel")
+    account = request.user
+    try:
+        result = actions.stop_at_period_end(account=account, actor=account)
+    except BillingRefusal as refusal:
+        shown = describe(refusal, request=request)
+        messages.error(request, f"{shown.message} Reference: {shown.reference}")
+    else:
+        clips = sum(erasure["clips"] for erasure in result.erasures)
+        erased = f" {clips} clip{'s' if clips != 1 else ''} older than 2 days will then be erased." if clips else ""
+        messages.success(request, "Your plan stays until the end of the period, then every camera moves to Free; "
+                                  f"nothing is refunded.{erased}")
+    return redirect("portal:home")

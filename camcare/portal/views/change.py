@@ -221,11 +221,13 @@ def done(request, quote_id: str, kind: str):
 def drop_scheduled_change(request):
     if request.method != "POST":
         return redirect("portal:home")
+    scheduled = selectors.subscription_summary(request.user)["scheduled_change"]
     try:
         actions.drop_scheduled_change(account=request.user, actor=request.user)
     except BillingRefusal as refusal:
         shown = describe(refusal, request=request)
         messages.error(request, f"{shown.message} Reference: {shown.reference}")
     else:
-        messages.success(request, "Your billing cycle stays as it is.")
+        stop = scheduled is not None and scheduled["kind"] == "stop"
+        messages.success(request, "Your plan renews as before." if stop else "Your billing cycle stays as it is.")
     return redirect("portal:home")
