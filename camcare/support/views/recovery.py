@@ -37,6 +37,17 @@ def _done_before(owner, action: Event, request_key: str) -> AuditEvent | None:
     return AuditEvent.objects.filter(account=owner, action=action, detail__request_key=request_key).first()
 
 
+def _answered_already(request, owner, form, *, form_name: str, action: Event, already: str):
+    """The answer to an invalid form (the page with its errors) or to a form sent again (the
+    account page, saying so), else None: the form is new and valid."""
+    if not form.is_valid():
+        return account_page(request, owner, **{form_name: form})
+    if _done_before(owner, action, form.cleaned_data["request_key"]):
+        messages.info(request, already)
+        return redirect("support:account", account_id=owner.pk)
+    return None
+
+
 # ---------------------------------------------------------------- resend a receipt
 
 
@@ -45,12 +56,11 @@ def _done_before(owner, action: Event, request_key: str) -> AuditEvent | None:
 def resend_receipt(request, account_id):
     owner = owner_or_404(account_id)
     form = ResendForm(request.POST)
-    if not form.is_valid():
-        return account_page(request, owner, resend_form=form)
+    answered = _answered_already(request, owner, form, form_name="resend_form", action=Event.SUPPORT_RECEIPT_RESENT,
+                                 already="That receipt was already sent again from this page.")
+    if answered:
+        return answered
     key = form.cleaned_data["request_key"]
-    if _done_before(owner, Event.SUPPORT_RECEIPT_RESENT, key):
-        messages.info(request, "That receipt was already sent again from this page.")
-        return redirect("support:account", account_id=owner.pk)
     candidates = [f"receipt:{code}" for code in code_candidates(form.cleaned_data["order_id"])]
     notice = Notice.objects.filter(account=owner, kind="receipt", key__in=candidates).first()
     if notice is None:
@@ -101,12 +111,11 @@ def _why_not_retry(subscription, method) -> str | None:
 def retry_payment(request, account_id):
     owner = owner_or_404(account_id)
     form = RetryForm(request.POST)
-    if not form.is_valid():
-        return account_page(request, owner, retry_form=form)
+    answered = _answered_already(request, owner, form, form_name="retry_form", action=Event.SUPPORT_PAYMENT_RETRIED,
+                                 already="This retry was already made from this page: see the timeline.")
+    if answered:
+        return answered
     key = form.cleaned_data["request_key"]
-    if _done_before(owner, Event.SUPPORT_PAYMENT_RETRIED, key):
-        messages.info(request, "This retry was already made from this page: see the timeline.")
-        return redirect("support:account", account_id=owner.pk)
     subscription = selectors.subscription_or_none(owner)
     method = selectors.payment_method_of(owner)
     why_not = _why_not_retry(subscription, method)
