@@ -12,7 +12,6 @@ log, the cameras of a lapse and the notices; erasures run after the commit.
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,7 +23,7 @@ from camcare.audit.events import Event
 from camcare.audit.models import AuditEvent
 from camcare.billing.actions import payments
 from camcare.billing.actions.rows import column, insert_rows, update_each
-from camcare.billing.ledger import UnbalancedPosting
+from camcare.billing.ledger import posting_rows
 from camcare.billing.models import LedgerEntry, Order, SubscriptionLine
 from camcare.cameras import erasure, holds
 from camcare.cameras.models import Camera
@@ -122,19 +121,11 @@ def _pay_lines(settlements: list[Settlement]) -> None:
 
 
 def _ledger_rows(settlement: Settlement) -> list[dict]:
-    """ledger.post's rows of each posting, for one bulk INSERT: zero amounts left out, the
-    rest summing to zero, one posting id per posting."""
+    """ledger.post's rows of each posting, for one bulk INSERT."""
     subscription = settlement.payment.subscription
-    rows = []
-    for at, memo, entries in settlement.postings:
-        kept = [(book, account, amount) for book, account, amount in entries if amount]
-        if sum(amount for _, _, amount in kept) != 0:
-            raise UnbalancedPosting(f"posting {memo!r} does not sum to zero: {kept}")
-        posting = "pst_" + secrets.token_hex(8)
-        rows += [{"posting": posting, "at": at, "book": book, "account": account, "amount": amount,
-                  "currency": subscription.currency, "order": settlement.order, "memo": memo[:200]}
-                 for book, account, amount in kept]
-    return rows
+    return [row for at, memo, entries in settlement.postings
+            for row in posting_rows(at=at, currency=subscription.currency, memo=memo, order=settlement.order,
+                                    entries=entries)]
 
 
 def _audit_rows(settlement: Settlement) -> list[dict]:
