@@ -53,7 +53,12 @@ def audit(*, actor, account, action: Event | str, at=None, old=None, new=None, *
     exists exactly when the change does. `old`/`new` are the values the action changed."""
     if old is not None or new is not None:
         detail.update(old=old, new=new)
-    return AuditEvent.objects.create(
-        at=at or clock.real_now(), actor=actor if getattr(actor, "pk", None) else None,
-        account=account, action=Event(action).value, detail=detail,
-    )
+    return AuditEvent.objects.create(**audit_row(actor=actor, account=account, action=action,
+                                                 at=at or clock.real_now(), detail=detail))
+
+
+def audit_row(*, actor, account, action: Event | str, at, detail: dict) -> dict:
+    """The AuditEvent fields of one action, for `audit` or for a bulk INSERT (the billing
+    run): an actor without a primary key (anonymous, the system) is recorded as nobody."""
+    return {"at": at, "actor": actor if getattr(actor, "pk", None) else None, "account": account,
+            "action": Event(action).value, "detail": detail}

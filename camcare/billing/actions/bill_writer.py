@@ -19,7 +19,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import F
 
-from camcare.audit.events import Event
+from camcare.audit.events import Event, audit_row
 from camcare.audit.models import AuditEvent
 from camcare.billing.actions import payments
 from camcare.billing.actions.rows import column, insert_rows, update_each
@@ -131,6 +131,6 @@ def _ledger_rows(settlement: Settlement) -> list[dict]:
 def _audit_rows(settlement: Settlement) -> list[dict]:
     """audit()'s rows: the billing run acts for nobody (actor None)."""
     account = settlement.payment.subscription.account
-    return [{"at": at, "actor": None, "account": account, "action": Event(action).value, "detail": detail}
+    return [audit_row(actor=None, account=account, action=action, at=at, detail=detail)
             for action, at, detail in settlement.audits]
 
