@@ -41,7 +41,8 @@ def get_subscription(request):
 @router.post("/subscription/preview", response={200: PreviewOut, **REFUSALS})
 def preview(request, payload: StateIn):
     account = caller(request)
-    result = actions.preview_change(account=account, cameras=payload.cameras, cycle=payload.cycle, actor=account)
+    result = actions.preview_change(account=account, cameras=payload.cameras, cycle=payload.cycle,
+                                    trial=payload.trial, actor=account)
     return result.to_api()
 
 
@@ -49,7 +50,7 @@ def preview(request, payload: StateIn):
 def change(request, payload: ChangeIn):
     account = caller(request)
     result = actions.change_plan(account=account, cameras=payload.cameras, cycle=payload.cycle,
-                                 quote_id=payload.quote, actor=account)
+                                 quote_id=payload.quote, trial=payload.trial, actor=account)
     return result.to_api()
 
 

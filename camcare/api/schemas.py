@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from ninja import Schema
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, StrictBool, model_validator
 
 from camcare import clock
 
@@ -126,7 +126,7 @@ class ScheduledChange(Schema):
 
 
 class SubscriptionOut(Schema):
-    status: Literal["none", "active", "past_due"]
+    status: Literal["none", "active", "past_due", "trialing"]
     channel: Literal["web", "legacy_app", "app_store"]
     store: str | None = None
     cycle: str | None
@@ -138,6 +138,7 @@ class SubscriptionOut(Schema):
     currency: str
     next_bill: Bill | None
     scheduled_change: ScheduledChange | None
+    trial_end: str | None = Field(description="The free trial's end while `status` is trialing, else null")
 
 
 class StateIn(RequestBody):
@@ -145,6 +146,9 @@ class StateIn(RequestBody):
 
     cycle: str | None = Field(default=None, max_length=CODE_MAX, description='"monthly" or "annual"')
     cameras: dict[CameraId, PlanCode] | None = Field(default=None, description="camera id -> plan code")
+    trial: StrictBool = Field(default=False, description="Start the paid state as the free trial (POLICY.md section "
+                                                   "12): only from no paid line; 409 trial_not_available when "
+                                                   "the account or a camera already had one")
 
 
 class ChangeIn(StateIn):
@@ -196,6 +200,7 @@ class ResultOut(Schema):
     erasures: list[Erasure]
     next_bill: Bill | None
     scheduled_change: ScheduledChange | None
+    trial_end: str | None = Field(description="The free trial's end when the state after the change is in one")
 
 
 class PreviewOut(ResultOut):

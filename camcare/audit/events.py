@@ -18,6 +18,8 @@ class Event(StrEnum):
     SUBSCRIPTION_TO_ANNUAL = "subscription.to_annual"
     SUBSCRIPTION_SCHEDULE_ONLY = "subscription.schedule_only"
     SUBSCRIPTION_NOTHING = "subscription.nothing"
+    SUBSCRIPTION_TRIAL = "subscription.trial"  # a free trial started (POLICY.md section 12)
+    TRIAL_ENDED_UNPAID = "subscription.trial_ended_unpaid"  # no card at its end: to free, clips held
     CHANGE_PAYMENT_FAILED = "change.payment_failed"
     SCHEDULED_CHANGE_DROPPED = "subscription.scheduled_change_dropped"
     STOP_SCHEDULED = "subscription.stop_scheduled"  # renewal off: to free at the period end

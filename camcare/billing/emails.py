@@ -101,25 +101,43 @@ def record_lapsed(account, *, order: Order, at: datetime, moved: dict[str, str],
     that go or are held."""
     if not moved:
         return
-    zone = zone_of(account)
+    enqueue(account=account, kind="lapsed", key=f"lapsed:{order.order_id}", context={
+        "order_id": order.order_id,
+        "amount": format_money(order.amount, order.currency),
+        "lapsed_at": format_day_time(at, zone_of(account)),
+        **to_free_context(account, at=at, moved=moved, held=held_until is not None),
+        "held_until": format_day_time(held_until, zone_of(account)),
+    })
+
+
+def to_free_context(account, *, at: datetime, moved: dict[str, str], held: bool) -> dict:
+    """What moving the cameras `moved` ({camera id: plan before}) to free at `at` does to
+    their clips: each camera with the clips recorded before the free window's cut-off,
+    counted as held (after a hold) or visible (before the erasure, which runs after the
+    commit). {cameras: [{id, name, old_plan, clips, shrinks}], free_plan, free_days,
+    cutoff (words), cutoff_iso}."""
     catalog = get_catalog()
     free_days = catalog[FREE].history_days
     cutoff = window_start(at, free_days)
     shrinking = [camera for camera, plan in moved.items()
                  if plan in catalog and catalog[plan].history_days > free_days]
-    counts = clip_counts_before(shrinking, cutoff, held=held_until is not None)
+    counts = clip_counts_before(shrinking, cutoff, held=held)
     names = dict(Camera.objects.filter(id__in=list(moved)).values_list("id", "name"))
-    cameras = [{"name": names.get(camera, camera), "old_plan": plan_name(plan), "clips": counts.get(camera, 0),
-                "shrinks": camera in shrinking}
+    cameras = [{"id": camera, "name": names.get(camera, camera), "old_plan": plan_name(plan),
+                "clips": counts.get(camera, 0), "shrinks": camera in shrinking}
                for camera, plan in sorted(moved.items(), key=lambda item: names.get(item[0], item[0]))]
-    enqueue(account=account, kind="lapsed", key=f"lapsed:{order.order_id}", context={
-        "order_id": order.order_id,
-        "amount": format_money(order.amount, order.currency),
-        "lapsed_at": format_day_time(at, zone),
-        "cameras": cameras,
-        "free_plan": plan_name(FREE),
-        "free_days": free_days,
-        "cutoff": format_day_time(cutoff, zone),
+    return {"cameras": cameras, "free_plan": plan_name(FREE), "free_days": free_days,
+            "cutoff": format_day_time(cutoff, zone_of(account)), "cutoff_iso": iso_z(cutoff)}
+
+
+def record_trial_ended(account, *, at: datetime, moved: dict[str, str], held_until: datetime) -> None:
+    """A free trial ended at `at` with no card for its first bill (POLICY.md section 12):
+    the cameras of `moved` ({camera id: plan}) moved to free, their older clips held until
+    `held_until`. One notice per trial: an account has one."""
+    zone = zone_of(account)
+    enqueue(account=account, kind="trial_ended", key=f"trial_ended:{account.pk}:{iso_z(at)}", context={
+        "ended_at": format_day_time(at, zone),
+        **to_free_context(account, at=at, moved=moved, held=True),
         "held_until": format_day_time(held_until, zone),
     })
 
@@ -140,6 +158,7 @@ def clip_counts_before(camera_ids: list[str], cutoff: datetime, *, held: bool = 
 CHANGE_HEADINGS = {
     Case.CANCEL: "Your subscription is cancelled",
     Case.TO_ANNUAL: "You switched to annual billing",
+    Case.TRIAL: "Your free trial started",
 }
 
 
@@ -173,6 +192,36 @@ def record_plan_changed(account, *, quote, outcome: Outcome, old: dict, orders: 
                     "before": format_day_time(parse_instant(item["recorded_before"]), zone)}
                    for item in erasures],
         "next_bill": next_bill_words(outcome, zone),
+        "trial": trial_words(outcome, zone),
+    })
+
+
+def trial_words(outcome: Outcome, zone: str) -> str:
+    """"Free until <date>, then <amount> per <cycle>" while the state is in a free trial."""
+    if outcome.trial_end is None or outcome.next_bill is None:
+        return ""
+    cycle = {"monthly": "month", "annual": "year"}[outcome.state.cycle.value]
+    return (f"Free until {format_day_time(outcome.trial_end, zone)}, "
+            f"then {format_money(outcome.next_bill[1], outcome.currency)} per {cycle}")
+
+
+def record_stopped(account, *, subscription_id: int, at: datetime, old: dict[str, str]) -> None:
+    """The stop the owner scheduled was carried out at `at` (POLICY.md section 13): every
+    camera to free, nothing billed, the clips outside the free window erased (after the
+    commit; counted here, before). Sent as a plan change, once per (subscription, instant)."""
+    zone = zone_of(account)
+    moved = {camera: plan for camera, plan in old.items() if plan != FREE}
+    clips = to_free_context(account, at=at, moved=moved, held=False)
+    names = {camera["id"]: camera["name"] for camera in clips["cameras"]}
+    enqueue(account=account, kind="plan_changed", key=f"stopped:{subscription_id}:{iso_z(at)}", context={
+        "heading": "Your plan ended, as you asked",
+        "changed_at": format_day_time(at, zone),
+        "cameras": camera_moves(old, dict.fromkeys(old, FREE), names),
+        "old_cycle": "", "new_cycle": "", "scheduled_cycle": "", "period_end": "",
+        "money": [], "order_ids": [],
+        "erased": [{"name": camera["name"], "clips": camera["clips"], "before": clips["cutoff"]}
+                   for camera in clips["cameras"] if camera["shrinks"]],
+        "next_bill": "", "trial": "",
     })
 
 
@@ -244,6 +293,42 @@ def record_card_expiring(subscription, *, card: PaymentMethod, amount: int, curr
         "expired": (card.exp_year, card.exp_month) < (at.year, at.month),  # UTC months
         "bill_at": format_day_time(subscription.period_end, zone),
         "amount": format_money(amount, currency),
+    }) is not None
+
+
+def record_trial_ending(subscription, *, amount: int, credit_used: int, currency: str,
+                        card: PaymentMethod | None) -> bool:
+    """3 days before a free trial ends (POLICY.md section 15): what its first bill will
+    charge (`amount` minor units to the card after `credit_used` of credit) and on which
+    card, or that no card is saved and what happens then. True when made now."""
+    account = subscription.account
+    zone = zone_of(account)
+    key = reminder_key("trial_ending", subscription.pk, subscription.period_end)
+    return enqueue(account=account, kind="trial_ending", key=key, context={
+        "ends_at": format_day_time(subscription.period_end, zone),
+        "ends_on": format_day(subscription.period_end, zone),
+        "total": format_money(amount + credit_used, currency),
+        "amount": format_money(amount, currency),
+        "credit_used": format_money(credit_used, currency) if credit_used else "",
+        "card": card_words(card.brand, card.last4) if card else "",
+        "card_needed": amount > 0,
+        "free_plan": plan_name(FREE),
+        "free_days": get_catalog()[FREE].history_days,
+    }) is not None
+
+
+def record_stop_reminder(subscription, *, plans: dict[str, str]) -> bool:
+    """3 days before a scheduled stop (POLICY.md section 15): its date, what it will erase
+    (each camera's clips that would go as of now, with the cut-off taken at the stop's
+    instant) and a download link for each. True when made now."""
+    account = subscription.account
+    at = subscription.period_end
+    moved = {camera: plan for camera, plan in plans.items() if plan != FREE}
+    key = reminder_key("stop_reminder", subscription.pk, at)
+    return enqueue(account=account, kind="stop_reminder", key=key, context={
+        "stops_at": format_day_time(at, zone_of(account)),
+        "stops_on": format_day(at, zone_of(account)),
+        **to_free_context(account, at=at, moved=moved, held=False),
     }) is not None
 
 

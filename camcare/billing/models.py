@@ -84,6 +84,26 @@ class SubscriptionLine(models.Model):
         ]
 
 
+class TrialUse(models.Model):
+    """What used up the free trial (POLICY.md section 12): an account, or a camera serial
+    (trimmed and upper-cased, as registration stores it), that has had a web paid line or
+    a trial. Kept when the camera or the account's lines go, so a serial moved to another
+    account still has had its trial. App-store subscriptions write none: the stores run
+    their own trials, which use up nothing here."""
+
+    class Kind(models.TextChoices):
+        ACCOUNT = "account"
+        SERIAL = "serial"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    key = models.CharField(max_length=100)  # str(account pk), or the serial
+    at = models.DateTimeField()  # the first paid line or trial (the account's clock)
+    trial = models.BooleanField()  # the first use was a trial (else a paid line)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "key"], name="trial_use_once")]
+
+
 class PaymentMethod(models.Model):
     id = models.CharField(primary_key=True, max_length=24, default=ids.payment_method_id, editable=False)
     account = models.OneToOneField("accounts.Account", on_delete=models.CASCADE, related_name="payment_method")

@@ -55,6 +55,7 @@ def outcome_to_json(outcome: Outcome) -> dict:
         "voids_unpaid_period": outcome.voids_unpaid_period,
         "moves_cameras": outcome.moves_cameras,
         "scheduled_stop": outcome.scheduled_stop,
+        "trial_end": _instant(outcome.trial_end),
     }
 
 
@@ -80,6 +81,7 @@ def outcome_from_json(data: dict) -> Outcome:
         voids_unpaid_period=data["voids_unpaid_period"],
         moves_cameras=data.get("moves_cameras", False),  # quotes stored before the field existed
         scheduled_stop=data.get("scheduled_stop", False),  # likewise
+        trial_end=_from_instant(data.get("trial_end")),  # likewise
     )
 
 
@@ -142,6 +144,7 @@ class ChangeResult:
             "erasures": self.erasures,
             "next_bill": self.next_bill,
             "scheduled_change": self.scheduled_change,
+            "trial_end": _instant(self.outcome.trial_end),
         }
         if self.subscription is None:
             body["quote"] = self.quote_id

@@ -249,6 +249,7 @@ def subscription_summary(account) -> dict:
         "currency": catalog.currency,
         "next_bill": next_bill(account, subscription),
         "scheduled_change": scheduled_change(subscription),
+        "trial_end": iso_z(subscription.period_end) if paid and subscription.status == Status.TRIALING else None,
     }
 
 
@@ -302,13 +303,6 @@ def credit_history(account) -> list[dict]:
 
 def find_order(account, order_id: str) -> Order | None:
     return orders_of(account).filter(order_id=order_id).first()
-
-
-def due_subscriptions(at):
-    """Subscriptions with a renewal or a retry due at `at` (for the billing run)."""
-    return Subscription.objects.filter(
-        Q(status=Status.ACTIVE, period_end__lte=at) | Q(status=Status.PAST_DUE, next_retry_at__lte=at)
-    ).exclude(channel=Channel.APP_STORE)
 
 
 def quote_shrinks(account, quote_id: str) -> list[tuple[str, datetime]] | None:

@@ -52,10 +52,17 @@ class StoreProduct:
     cycle: Cycle
 
 
+DEFAULT_TRIAL_DAYS = 30  # POLICY.md section 12
+
+
 class Catalog:
-    def __init__(self, plans: list[Plan], store_products: list[StoreProduct] | None = None):
+    def __init__(self, plans: list[Plan], store_products: list[StoreProduct] | None = None,
+                 trial_days: int = DEFAULT_TRIAL_DAYS):
         self._plans = {plan.code: plan for plan in plans}
         self._validate()
+        if type(trial_days) is not int or trial_days < 1:
+            raise CatalogError("trial_days must be an int of days >= 1")
+        self.trial_days = trial_days  # length of the free trial (POLICY.md section 12), in days
         # Read for every camera of every priced change, so computed once (a catalog never
         # changes once loaded): per cycle, each paid plan's (price per period in minor units,
         # one line per camera?); each plan's history days; each account-scope plan's limit.
@@ -152,7 +159,8 @@ class Catalog:
         products = data.get("store_product", [])
         if not isinstance(products, list):
             raise CatalogError("store_product must be [[store_product]] entries")
-        return cls(plans, [_store_product_from_entry(entry) for entry in products])
+        return cls(plans, [_store_product_from_entry(entry) for entry in products],
+                   trial_days=data.get("trial_days", DEFAULT_TRIAL_DAYS))
 
     @classmethod
     def load(cls, path: Path) -> Catalog:

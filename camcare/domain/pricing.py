@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from fractions import Fraction
 
@@ -140,6 +140,9 @@ class Status(StrEnum):
     NONE = "none"
     ACTIVE = "active"
     PAST_DUE = "past_due"
+    # The free trial (POLICY.md section 12): the period is the trial's, its lines unpaid
+    # (paid == 0, nothing to credit), the anchor its end, where the first bill falls.
+    TRIALING = "trialing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +169,7 @@ class Case(StrEnum):
     TO_ANNUAL = "to_annual"
     SCHEDULE_ONLY = "schedule_only"
     STOP = "stop"  # renewal turned off: every camera to free at the period end
+    TRIAL = "trial"  # a free trial starts (POLICY.md section 12): nothing charged
 
 
 class LineKind(StrEnum):
@@ -219,6 +223,9 @@ class Outcome:
     # The stop at the period end is (still) scheduled after the change (POLICY.md section
     # 13): then there is no next bill, and `shrinks` of a Case.STOP are the stop's own.
     scheduled_stop: bool = False
+    # The trial's end while the state after the change is in a free trial (then `period` is
+    # the trial and `next_bill` its first bill), else None.
+    trial_end: datetime | None = None
 
     @property
     def changes_anything(self) -> bool:
@@ -282,11 +289,16 @@ def price_change(
     requested_cycle: Cycle | None,
     at: datetime,
     catalog: Catalog,
+    *,
+    trial: bool = False,
 ) -> Outcome:
     """Price the move of `snapshot` to the target at instant `at` (POLICY.md section 4).
 
     `target_cameras` names every camera of the account; `requested_cycle` None keeps the
-    current cycle (and any scheduled switch). Raises ChangeRefused for what the rules forbid.
+    current cycle (and any scheduled switch). `trial`: the owner asks for the free trial
+    (section 12), which only a move from no paid line may start; whether the account and
+    its cameras may still have one is the caller's to check (it is history, not state).
+    Raises ChangeRefused for what the rules forbid.
     """
     current = snapshot.state
     cycle = requested_cycle or current.cycle
@@ -295,12 +307,18 @@ def price_change(
     has_paid = snapshot.status is not Status.NONE and bool(snapshot.lines)
     prices = _line_prices(target.cameras, cycle, catalog)
 
+    if trial and has_paid:
+        raise trial_not_available()
     if not has_paid:
         if not prices:
             return _nothing(snapshot, target, at, catalog)
+        if trial:
+            return _start_trial(snapshot, target, at, catalog, prices)
         return _subscribe(snapshot, target, at, catalog, prices)
     if not prices:
         return _cancel(snapshot, target, at, catalog)
+    if snapshot.status is Status.TRIALING:
+        return _trial_change(snapshot, target, at, catalog, prices)
     if snapshot.status is Status.PAST_DUE:
         held = {(line.key.plan, line.key.camera, line.key.cycle) for line in snapshot.lines}
         if cycle is not current.cycle or prices.keys() != held:  # only paying or cancelling
@@ -357,6 +375,7 @@ def _outcome(
     # A scheduled stop stays through a change that keeps paid lines (after monthly ->
     # annual, at the new period's end); asking for annual -> monthly replaces it.
     stop = snapshot.scheduled_stop and period is not None and scheduled is None
+    trialing = period is not None and (case is Case.TRIAL or snapshot.status is Status.TRIALING)
     return Outcome(
         case=case,
         at=at,
@@ -378,6 +397,7 @@ def _outcome(
         voids_unpaid_period=voids_unpaid_period,
         moves_cameras=dict(target.cameras) != dict(snapshot.state.cameras),
         scheduled_stop=stop,
+        trial_end=period.end if trialing and period is not None else None,
     )
 
 
@@ -416,6 +436,52 @@ def _subscribe(snapshot: Snapshot, target: PlanState, at: datetime, catalog: Cat
         new_lines=new_lines,
         renewal_price=sum(prices.values()),
     )
+
+
+def trial_not_available() -> ChangeRefused:
+    return ChangeRefused(
+        "trial_not_available",
+        "The free trial is for an account's first paid plan, once per account and per camera: "
+        "this account or one of these cameras has had a paid plan or a trial. Subscribe without the trial.",
+    )
+
+
+def _at_no_cost(snapshot: Snapshot, prices: Mapping[_Key, int]
+                ) -> tuple[tuple[PricedLine, ...], tuple[HeldLine, ...]]:
+    """The lines of a change in a free trial: each added line at 0, each removed line
+    credited 0 (a trial line paid nothing), the target's lines held unpaid."""
+    held = {(line.key.plan, line.key.camera, line.key.cycle): line for line in snapshot.lines}
+    lines = [PricedLine(LineKind.CHARGE, LineKey(*key), 0) for key in sorted(prices.keys() - held.keys())]
+    lines += [PricedLine(LineKind.CREDIT, held[key].key, 0) for key in sorted(held.keys() - prices.keys())]
+    kept = tuple(held[key] if key in held else HeldLine(LineKey(*key), price, 0) for key, price in prices.items())
+    return tuple(sorted(lines, key=lambda line: line.key)), kept
+
+
+def _start_trial(snapshot: Snapshot, target: PlanState, at: datetime, catalog: Catalog,
+                 prices: Mapping[_Key, int]) -> Outcome:
+    """From no paid line to a free trial of `catalog.trial_days` (POLICY.md section 12):
+    nothing charged, every camera its plan's window at once; the first period starts at
+    the trial's end, the anchor, and is billed then like a renewal."""
+    lines, new_lines = _at_no_cost(snapshot, prices)
+    trial = Period(at, at + timedelta(days=catalog.trial_days))
+    return _outcome(snapshot, target, at, catalog, case=Case.TRIAL, lines=lines, anchor=trial.end, period=trial,
+                    new_lines=new_lines, renewal_price=sum(prices.values()))
+
+
+def _trial_change(snapshot: Snapshot, target: PlanState, at: datetime, catalog: Catalog,
+                  prices: Mapping[_Key, int]) -> Outcome:
+    """A change during the trial: free, at once (a cycle change too: nothing is scheduled),
+    the trial's end unmoved; it decides the first bill."""
+    assert snapshot.period is not None
+    lines, new_lines = _at_no_cost(snapshot, prices)
+    old_price = sum(line.unit_price for line in snapshot.lines)
+    new_price = sum(prices.values())
+    if not lines:
+        case = Case.NOTHING
+    else:
+        case = Case.UPGRADE if new_price > old_price else Case.DOWNGRADE
+    return _outcome(snapshot, target, at, catalog, case=case, lines=lines, anchor=snapshot.anchor,
+                    period=snapshot.period, new_lines=new_lines, renewal_price=new_price)
 
 
 def _credit_for(line: HeldLine, left: int, whole: int) -> int:
@@ -535,4 +601,5 @@ def schedule_stop(snapshot: Snapshot, at: datetime, catalog: Catalog) -> Outcome
         credit_added=0, refund=0, refunds=(), state=state, anchor=snapshot.anchor, period=snapshot.period,
         new_lines=snapshot.lines, scheduled_cycle=None, next_bill=None,
         shrinks=_shrinks(state, free, catalog, snapshot.period.end), scheduled_stop=True,
+        trial_end=snapshot.period.end if snapshot.status is Status.TRIALING else None,
     )

@@ -304,7 +304,9 @@ def _order_text(order: Order) -> str:
 
 
 NOTICE_WORDS = {"receipt": "Receipt", "payment_failed": "Failed payment", "lapsed": "Plan lapsed",
-                "annual_renewal": "Annual renewal reminder", "card_expiring": "Card expiring"}
+                "annual_renewal": "Annual renewal reminder", "card_expiring": "Card expiring",
+                "plan_changed": "Plan changed", "trial_ending": "Trial ending reminder",
+                "trial_ended": "Trial ended unpaid", "stop_reminder": "Plan ending reminder"}
 
 
 def _notice_entries(account, limit: int) -> Iterable[Entry]:

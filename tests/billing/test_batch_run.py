@@ -30,6 +30,7 @@ from camcare.accounts.models import Account
 from camcare.audit.models import AuditEvent
 from camcare.billing import actions, selectors
 from camcare.billing.actions import batch, gateway_pool, payments
+from camcare.billing.actions.batch import due_filter
 from camcare.billing.actions.renewals import run_due
 from camcare.billing.gateway import SandboxGateway
 from camcare.billing.models import (
@@ -173,7 +174,8 @@ def population(repeat: int = 2) -> list[Account]:
 def single_path_run(at) -> int:
     """The reference: the billing run of before, one subscription at a time in time order."""
     ran = 0
-    for subscription in selectors.due_subscriptions(at).select_related("account").order_by("period_end", "pk"):
+    due = Subscription.objects.filter(due_filter(at))
+    for subscription in due.select_related("account").order_by("period_end", "pk"):
         ran += run_due(account=subscription.account, until=at)
     return ran
 

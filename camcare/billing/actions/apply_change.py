@@ -14,7 +14,7 @@ from django.db.models import F
 from camcare import clock
 from camcare.audit.events import Event, audit
 from camcare.billing import selectors
-from camcare.billing.actions import payments
+from camcare.billing.actions import payments, trials
 from camcare.billing.emails import record_plan_changed, record_receipt
 from camcare.billing.gateway import GatewayResult
 from camcare.billing.ledger import Book, change_entries, post
@@ -40,6 +40,7 @@ CASE_LABELS = {
     Case.SUBSCRIBE: "New subscription",
     Case.CANCEL: "Cancellation",
     Case.TO_ANNUAL: "Switch to annual billing",
+    Case.TRIAL: "Free trial",
 }
 
 
@@ -106,6 +107,8 @@ def apply_change(payment: payments.Payment, results: dict[int, GatewayResult], *
           old=old, new={"cycle": outcome.state.cycle.value, "cameras": dict(outcome.state.cameras)})
     transaction.on_commit(lambda: _erase(outcome))
     _settle_holds(account, outcome)
+    if outcome.period is not None:  # a paid line or a trial: no trial for these any more
+        trials.mark_state_used(account, outcome.state.cameras, at=outcome.at, trial=outcome.case is Case.TRIAL)
     for order in orders:
         record_receipt(order)
     # Only here, after the change is applied: a declined change (_decline) changed nothing.
@@ -149,6 +152,8 @@ def _subscription_fields_after(outcome: Outcome) -> dict:
     }
     if outcome.case in (Case.SUBSCRIBE, Case.TO_ANNUAL):
         fields.update(status=Status.ACTIVE, failed_attempts=0, next_retry_at=None)
+    elif outcome.case is Case.TRIAL:
+        fields.update(status=Status.TRIALING, failed_attempts=0, next_retry_at=None)
     return fields
 
 
@@ -177,6 +182,8 @@ def _zero_charge(account, quote, outcome: Outcome, orders: list[Order], descript
     so the change has its Order ID and its receipt like any other."""
     if any(o.kind == OrderKind.CHARGE for o in orders) or not outcome.lines:
         return []
+    if outcome.trial_end is not None:  # a trial, or a change in one: nothing is charged, no order
+        return []
     if outcome.case is Case.CANCEL or outcome.net < 0:
         return []
     return [Order.objects.create(
@@ -201,8 +208,8 @@ def _credit_order(account, quote, outcome: Outcome, credit_added: int, descripti
 def starts_paid_period(outcome: Outcome) -> bool:
     """A paid period starts with this change: a new subscription from no paid line, charged
     (to the card or from credit; its step 3 runs only once the charge succeeded). Only
-    such a change ends a hold early (POLICY.md section 6). A trial is no paid period: when
-    trials land, a trial's outcome must answer False here."""
+    such a change ends a hold early (POLICY.md section 6). A trial is no paid period (and
+    never follows a hold: an account with one has had a paid line): Case.TRIAL is not here."""
     return outcome.case is Case.SUBSCRIBE and outcome.period is not None
 
 

@@ -71,13 +71,13 @@ def threads_setting(threads: int | None = None) -> int:
 def due_filter(at: datetime) -> Q:
     """What the billing run bills at `at` (POLICY.md section 5): a renewal whose period
     ended, or a retry whose date came; never a store's subscription (the store bills it)."""
-    return (Q(status=Status.ACTIVE, period_end__lte=at) | Q(status=Status.PAST_DUE, next_retry_at__lte=at)) & ~Q(
+    return (Q(status__in=bills.RENEWS, period_end__lte=at) | Q(status=Status.PAST_DUE, next_retry_at__lte=at)) & ~Q(
         channel=Channel.APP_STORE)
 
 
 def due_ids(at: datetime, *, limit: int | None = None) -> list[int]:
     """The ids due at `at` and not claimed, in time order (the instant each fell due)."""
-    due_at = Case(When(status=Status.ACTIVE, then=F("period_end")), default=F("next_retry_at"))
+    due_at = Case(When(status__in=bills.RENEWS, then=F("period_end")), default=F("next_retry_at"))
     rows = (Subscription.objects.filter(due_filter(at), claimed_by="").annotate(due_at=due_at)
             .order_by("due_at", "pk").values_list("pk", flat=True))
     return list(rows[:limit])
@@ -152,7 +152,7 @@ def claim(ids: list[int], *, at: datetime) -> list[payments.Payment]:
         batch = []
         for subscription in claimed:
             payment = payments.Payment(subscription, subscription.claimed_by)
-            start = bills.start_renewal if subscription.status == Status.ACTIVE else bills.start_retry
+            start = bills.start_renewal if subscription.status in bills.RENEWS else bills.start_retry
             start(payment, inputs[subscription.pk], catalog=catalog)
             batch.append(payment)
         _write_orders([order for payment in batch for order in payment.orders])

@@ -13,6 +13,13 @@ A scheduled stop (POLICY.md section 13) is the renewal's other outcome: at the p
 nothing is billed (step 1 writes no order), and step 3 moves every camera to free, ends the
 lines and erases the clips outside the free window (`settle_renewal` -> `_stop`).
 
+A free trial's end (section 12) is billed as a renewal: its period end is the anchor, and
+the first period is charged there, credit first. With no card for what the credit leaves,
+the trial ends unpaid instead: no order, every camera to free and the clips outside the
+free window held (`_trial_ended_unpaid`). Step 1 writes no order for either, so a crash
+before step 3 leaves a claim with nothing pending, which the reconciler releases and the
+next run carries out.
+
 Renewals are exactly once per (subscription, period): a renewal bills the period that
 starts at the claimed subscription's period end, its gateway key names that period, and
 its step 3 moves the period on under the same claim.
@@ -31,7 +38,13 @@ from camcare.audit.events import Event
 from camcare.billing import selectors
 from camcare.billing.actions import payments
 from camcare.billing.actions.bill_writer import Settlement
-from camcare.billing.emails import record_lapsed, record_payment_failed, record_receipt
+from camcare.billing.emails import (
+    record_lapsed,
+    record_payment_failed,
+    record_receipt,
+    record_stopped,
+    record_trial_ended,
+)
 from camcare.billing.gateway import GatewayResult
 from camcare.billing.ledger import change_entries
 from camcare.billing.models import (
@@ -56,6 +69,8 @@ from camcare.domain.pricing import PlanState, Status, lines_of, renewal_bill
 RETRY_AFTER = (timedelta(days=1), timedelta(days=3), timedelta(days=7))
 MAX_ATTEMPTS = 1 + len(RETRY_AFTER)
 MIN_SPACING = timedelta(days=1)
+# The statuses whose period end bills the next period (a trial's end bills the first).
+RENEWS = (Status.ACTIVE, Status.TRIALING)
 VOID_MEMO = "Unpaid period voided after the last failed retry"
 
 
@@ -91,6 +106,14 @@ class RenewalContext:
 @dataclass(frozen=True)
 class StopContext:
     """Step 1 of a renewal found the stop scheduled: nothing to bill, the stop at step 3."""
+
+    inputs: BillInputs
+
+
+@dataclass(frozen=True)
+class TrialUnpaidContext:
+    """Step 1 at a trial's end found no card for what the credit leaves of the first bill:
+    the trial ends unpaid at step 3, nothing billed."""
 
     inputs: BillInputs
 
@@ -171,19 +194,33 @@ def _bill_order(payment: payments.Payment, method: Card | None, *, amount: int, 
 # ---------------------------------------------------------------- renewal
 
 
+def renewal_context(subscription, inputs: BillInputs, catalog=None
+                    ) -> RenewalContext | StopContext | TrialUnpaidContext:
+    """What the period end of `subscription` does: the stop when scheduled; the end of an
+    unpaid trial when no card pays what the credit leaves; else the next period billed."""
+    if subscription.scheduled_stop:
+        return StopContext(inputs)
+    terms = next_period_terms(subscription, inputs.plans, catalog)
+    if subscription.status == Status.TRIALING and inputs.method is None:
+        _, card = renewal_bill(sum(terms[3].values()), inputs.credit)
+        if card > 0:
+            return TrialUnpaidContext(inputs)
+    return RenewalContext(terms, inputs)
+
+
 def start_renewal(payment: payments.Payment, inputs: BillInputs, *, catalog=None) -> Order | None:
     """Step 1 of a renewal: the next period at the state's price, the credit first; with the
-    stop scheduled, no order at all (nothing is billed)."""
-    if payment.subscription.scheduled_stop:
-        payment.context = StopContext(inputs)
+    stop scheduled or a trial ending unpaid, no order at all (nothing is billed)."""
+    context = renewal_context(payment.subscription, inputs, catalog)
+    payment.context = context
+    if not isinstance(context, RenewalContext):
         return None
-    terms = next_period_terms(payment.subscription, inputs.plans, catalog)
-    cycle, _, period, prices = terms
+    cycle, _, period, prices = context.terms
     credit_used, card = renewal_bill(sum(prices.values()), inputs.credit)
-    payment.context = RenewalContext(terms, inputs)
+    what = "First period after the free trial" if payment.subscription.status == Status.TRIALING else "Renewal"
     return _bill_order(payment, inputs.method, amount=card, credit_used=credit_used, period_start=period.start,
                        attempt="1",
-                       description=f"Renewal {iso_z(period.start)[:10]} to {iso_z(period.end)[:10]} ({cycle.value})")
+                       description=f"{what} {iso_z(period.start)[:10]} to {iso_z(period.end)[:10]} ({cycle.value})")
 
 
 def settle_renewal(payment: payments.Payment, result: GatewayResult, *, at: datetime) -> Settlement:
@@ -196,6 +233,8 @@ def settle_renewal(payment: payments.Payment, result: GatewayResult, *, at: date
     context = payment.context or resume_context(payment)
     if isinstance(context, StopContext):
         return _stop(payment, context)
+    if isinstance(context, TrialUnpaidContext):
+        return _trial_ended_unpaid(payment, context)
     cycle, anchor, period, prices = context.terms
     order = payment.orders[0]
     paid = result.succeeded
@@ -243,10 +282,32 @@ def _stop(payment: payments.Payment, context: StopContext) -> Settlement:
     fields = {"status": Status.NONE, "anchor": None, "period_start": None, "period_end": None,
               "scheduled_cycle": "", "scheduled_stop": False, "failed_attempts": 0, "next_retry_at": None,
               "channel": Channel.WEB, "store": ""}
+    account = subscription.account
     return Settlement(
         payment, None, fields, end_lines_at=at, to_free=True, erase=erase,
         audits=[(Event.STOPPED, at, {"old": {"cameras": old}, "new": {"cameras": dict.fromkeys(old, FREE)},
                                      "erased_before": iso_z(cutoff), "cameras_erased": [c for c, _ in erase]})],
+        notices=[lambda: record_stopped(account, subscription_id=subscription.pk, at=at, old=old)],
+    )
+
+
+def _trial_ended_unpaid(payment: payments.Payment, context: TrialUnpaidContext) -> Settlement:
+    """A trial ended with no card to pay the first bill (section 12): nothing billed or
+    owed, every camera to free, the lines ended and the clips outside the free window held
+    for 14 days, as at a lapse (section 6): a new subscription within the hold brings back
+    what its plan covers. Saving a card later charges nothing."""
+    account = payment.subscription.account
+    at = payment.subscription.period_end
+    old = context.inputs.plans
+    moved = {camera: plan for camera, plan in old.items() if plan != FREE}
+    fields = {"status": Status.NONE, "anchor": None, "period_start": None, "period_end": None,
+              "scheduled_cycle": "", "scheduled_stop": False, "failed_attempts": 0, "next_retry_at": None}
+    held_until = at + timedelta(days=holds.HOLD_DAYS)
+    return Settlement(
+        payment, None, fields, end_lines_at=at, to_free=True, hold=(old, at),
+        audits=[(Event.TRIAL_ENDED_UNPAID, at, {"old": {"cameras": old}, "new": {"cameras": dict.fromkeys(old, FREE)},
+                                                 "held_until": iso_z(held_until)})],
+        notices=[lambda: record_trial_ended(account, at=at, moved=moved, held_until=held_until)],
     )
 
 
@@ -341,6 +402,6 @@ def resume_context(payment: payments.Payment) -> RenewalContext | RetryContext:
     if subscription.status == Status.PAST_DUE:
         by_owner = "card-" in (payment.orders[0].gateway_key or "")
         return RetryContext(inputs.receivable, by_owner, inputs)
-    if subscription.scheduled_stop:
-        return StopContext(inputs)
+    # A claim with a pending order is a renewal's: a stop or an unpaid trial end writes no
+    # order, so the reconciler releases its claim and the next run carries it out.
     return RenewalContext(next_period_terms(subscription, inputs.plans), inputs)

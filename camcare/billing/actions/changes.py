@@ -17,7 +17,7 @@ from django.db import connection
 from camcare import clock
 from camcare.audit.events import Event, audit
 from camcare.billing import selectors
-from camcare.billing.actions import payments
+from camcare.billing.actions import payments, trials
 from camcare.billing.actions.apply_change import Declined, apply_change, describe, erasures_of
 from camcare.billing.actions.common import as_refusal, refuse_if_store, subscription_for
 from camcare.billing.actions.test_clocks import set_test_clock
@@ -31,6 +31,7 @@ from camcare.catalog import get_catalog
 from camcare.domain.catalog import FREE
 from camcare.domain.periods import Cycle
 from camcare.domain.pricing import (
+    Case,
     Outcome,
     PlanState,
     Status,
@@ -103,10 +104,11 @@ def _subscription_and_balance(account) -> tuple[Subscription, int]:
     return subscription_for(account), selectors.credit_balance(account)
 
 
-def _priced_now(account, cameras, cycle, *, cancel: bool = False,
+def _priced_now(account, cameras, cycle, *, cancel: bool = False, trial: bool = False,
                 ) -> tuple[Subscription, dict[str, str], Cycle | None, Outcome]:
-    """Price a move to the desired state (cancel: every camera on free) at the account's now.
-    Writes nothing but the subscription row and what fell due before now.
+    """Price a move to the desired state (cancel: every camera on free; trial: as the free
+    trial, when the account may still have it) at the account's now. Writes nothing but
+    the subscription row and what fell due before now.
 
     Reads, in this order: the subscription row with the credit balance (its version first:
     see the module's docstring), the account's plans once (for the target and the snapshot),
@@ -123,18 +125,24 @@ def _priced_now(account, cameras, cycle, *, cancel: bool = False,
     catalog = get_catalog()
     snapshot = selectors.snapshot_of(subscription, current, balance, card_payments=can_refund(target, catalog))
     with as_refusal():
-        outcome = price_change(snapshot, target, requested_cycle, at, catalog)
+        outcome = price_change(snapshot, target, requested_cycle, at, catalog, trial=trial)
+    if outcome.case is Case.TRIAL:
+        trials.refuse_unavailable_trial(account, target)
     return subscription, target, requested_cycle, outcome
 
 
-def _target_json(target: dict[str, str], requested_cycle: Cycle | None) -> dict:
-    return {"cameras": dict(sorted(target.items())), "cycle": requested_cycle.value if requested_cycle else None}
+def _target_json(target: dict[str, str], requested_cycle: Cycle | None, trial: bool = False) -> dict:
+    """What a quote was asked for; "trial" only when asked (quotes made before trials match)."""
+    body = {"cameras": dict(sorted(target.items())), "cycle": requested_cycle.value if requested_cycle else None}
+    if trial:
+        body["trial"] = True
+    return body
 
 
-def _record_quote(account, subscription, target, requested_cycle, outcome: Outcome) -> Quote:
+def _record_quote(account, subscription, target, requested_cycle, outcome: Outcome, trial: bool = False) -> Quote:
     return _insert_quote(Quote(
         account=account, version=subscription.version, at=outcome.at,
-        target=_target_json(target, requested_cycle), outcome=outcome_to_json(outcome), created_at=outcome.at,
+        target=_target_json(target, requested_cycle, trial), outcome=outcome_to_json(outcome), created_at=outcome.at,
     ))
 
 
@@ -160,14 +168,15 @@ def _insert_quote(quote: Quote) -> Quote:
 # ---------------------------------------------------------------- preview and change
 
 
-def preview_change(*, account, cameras: dict | None = None, cycle: str | None = None, actor) -> ChangeResult:
+def preview_change(*, account, cameras: dict | None = None, cycle: str | None = None, trial: bool = False,
+                   actor) -> ChangeResult:
     """Price a move to the desired state and store a quote; commits nothing else."""
-    return _preview(account, cameras, cycle)
+    return _preview(account, cameras, cycle, trial=trial)
 
 
-def _preview(account, cameras, cycle, *, cancel: bool = False) -> ChangeResult:
-    subscription, target, requested_cycle, outcome = _priced_now(account, cameras, cycle, cancel=cancel)
-    quote = _record_quote(account, subscription, target, requested_cycle, outcome)
+def _preview(account, cameras, cycle, *, cancel: bool = False, trial: bool = False) -> ChangeResult:
+    subscription, target, requested_cycle, outcome = _priced_now(account, cameras, cycle, cancel=cancel, trial=trial)
+    quote = _record_quote(account, subscription, target, requested_cycle, outcome, trial)
     return ChangeResult(outcome, erasures_of(outcome), quote_id=quote.id)
 
 
@@ -187,7 +196,7 @@ def cancel_subscription(*, account, quote_id: str | None = None, actor) -> Chang
     return _change(account, None, None, quote_id, actor, cancel=quote_id is None)
 
 
-def _usable_quote(account, subscription, quote_id: str, cameras, cycle) -> Quote:
+def _usable_quote(account, subscription, quote_id: str, cameras, cycle, trial: bool = False) -> Quote:
     """The quote, if it may still be executed (POLICY.md section 9), else quote_stale."""
     if cameras is not None or cycle is not None:
         target, requested_cycle = _resolve_target(account, cameras, cycle)
@@ -206,7 +215,8 @@ def _usable_quote(account, subscription, quote_id: str, cameras, cycle) -> Quote
         or quote.executed_at is not None
         or quote.version != subscription.version
         or not quote.at <= now <= quote.at + QUOTE_TTL
-        or ((cameras is not None or cycle is not None) and quote.target != _target_json(target, requested_cycle))
+        or ((cameras is not None or cycle is not None) and quote.target != _target_json(target, requested_cycle, trial))
+        or (trial and not quote.target.get("trial"))
     )
     if stale:
         raise stale_quote()
@@ -214,24 +224,28 @@ def _usable_quote(account, subscription, quote_id: str, cameras, cycle) -> Quote
 
 
 def change_plan(*, account, cameras: dict | None = None, cycle: str | None = None,
-                quote_id: str | None = None, actor) -> ChangeResult:
+                quote_id: str | None = None, trial: bool = False, actor) -> ChangeResult:
     """Move the account to the desired state (POLICY.md section 4) and return what it cost.
 
     With a quote, exactly the quoted amounts are applied; without one, the change is
-    priced now (and a quote recorded), which is the same code path.
+    priced now (and a quote recorded), which is the same code path. `trial`: start it as
+    the free trial (section 12), refused with trial_not_available when it may not be had.
     """
-    return _change(account, cameras, cycle, quote_id, actor)
+    return _change(account, cameras, cycle, quote_id, actor, trial=trial)
 
 
-def _change(account, cameras, cycle, quote_id, actor, *, cancel: bool = False) -> ChangeResult:
+def _change(account, cameras, cycle, quote_id, actor, *, cancel: bool = False, trial: bool = False) -> ChangeResult:
     if quote_id is None:
-        subscription, target, requested_cycle, outcome = _priced_now(account, cameras, cycle, cancel=cancel)
+        subscription, target, requested_cycle, outcome = _priced_now(account, cameras, cycle, cancel=cancel,
+                                                                     trial=trial)
         _card_for(account, outcome)  # a change that needs a card is refused before any write
-        quote = _record_quote(account, subscription, target, requested_cycle, outcome)
+        quote = _record_quote(account, subscription, target, requested_cycle, outcome, trial)
     else:
         subscription = selectors.subscription_or_none(account)
-        quote = _usable_quote(account, subscription, quote_id, cameras, cycle)
+        quote = _usable_quote(account, subscription, quote_id, cameras, cycle, trial)
         outcome = outcome_from_json(quote.outcome)
+        if outcome.case is Case.TRIAL:  # what used it up since the preview (see trials.py)
+            trials.refuse_unavailable_trial(account, dict(outcome.state.cameras))
     return _execute(account, subscription, quote, outcome, actor)
 
 

@@ -11,6 +11,7 @@ from django.db.models import F
 
 from camcare.audit.events import Event, audit
 from camcare.billing import selectors
+from camcare.billing.actions import trials
 from camcare.billing.actions.common import as_refusal, subscription_for
 from camcare.billing.channels import STORE_STEPS
 from camcare.billing.errors import BillingRefusal
@@ -57,6 +58,8 @@ def import_store_subscription(*, account, channel: str, plan: str, camera_ids: l
                              period_start=period_start, started_at=period_start)
             for key, price in lines_of(state, catalog).items()
         )
+        if channel == Channel.LEGACY_APP:  # a web-side paid line; a store's trials use up nothing here
+            trials.mark_state_used(account, dict(state.cameras), at=period_start, trial=False)
         audit(actor=actor, account=account, action=Event.IMPORTED, channel=channel, store=store,
               plan=plan, cameras=camera_ids, period_end=iso_z(period_end),
               old={"status": Status.NONE.value}, new={"status": Status.ACTIVE.value, "plan": plan})

@@ -1,7 +1,10 @@
 """The daily sweep of reminders before a bill (POLICY.md section 15):
 
 - 30 days before an annual renewal: its date, what it will bill, how to stop it;
-- 14 days before a bill, when the saved card expires before it.
+- 14 days before a bill, when the saved card expires before it (a trial's first bill too);
+- 3 days before a free trial ends: what it will charge and on which card, or that no card
+  is saved and what happens then;
+- 3 days before a scheduled stop: its date, what it will erase, the download.
 
 A reminder falls due at `bill - lead` and stays due until the bill, so a sweep that was
 down for days still sends it (late, once). Each is keyed by (kind, subscription, bill
@@ -24,8 +27,15 @@ from django.db.models import F, QuerySet
 from django.db.models.functions import ExtractMonth, ExtractYear
 
 from camcare.billing import selectors
+from camcare.billing.actions.bills import RENEWS
 from camcare.billing.actions.renewals import next_period_terms
-from camcare.billing.emails import record_annual_renewal, record_card_expiring, reminder_key
+from camcare.billing.emails import (
+    record_annual_renewal,
+    record_card_expiring,
+    record_stop_reminder,
+    record_trial_ending,
+    reminder_key,
+)
 from camcare.billing.models import Channel, PaymentMethod, Subscription
 from camcare.domain.periods import Cycle
 from camcare.domain.pricing import Status, renewal_bill
@@ -33,31 +43,51 @@ from camcare.notices.models import Notice
 
 ANNUAL_RENEWAL_LEAD = timedelta(days=30)
 CARD_EXPIRING_LEAD = timedelta(days=14)
+TRIAL_ENDING_LEAD = timedelta(days=3)
+STOP_LEAD = timedelta(days=3)
 PAGE = 500  # subscriptions per page of the sweep (one key lookup, one load each)
 
 
 def send_due_reminders(*, at: datetime, account=None) -> int:
     """Make every reminder due by `at` (UTC), or only `account`'s (its test clock passing
     through `at`); each goes out after its own commit. Returns how many were made."""
-    annual, cards = annual_renewals_due(at), expiring_cards_due(at)
-    if account is not None:
-        annual, cards = annual.filter(account=account), cards.filter(account=account)
-    return (_sweep(annual, "annual_renewal", _remind_annual_renewal)
-            + _sweep(cards, "card_expiring", lambda sub: _remind_card_expiring(sub, at=at)))
+    sweeps = [
+        (annual_renewals_due(at), "annual_renewal", _remind_annual_renewal),
+        (expiring_cards_due(at), "card_expiring", lambda sub: _remind_card_expiring(sub, at=at)),
+        (trials_ending_due(at), "trial_ending", _remind_trial_ending),
+        (stops_due(at), "stop_reminder", _remind_stop),
+    ]
+    return sum(_sweep(due if account is None else due.filter(account=account), kind, remind)
+               for due, kind, remind in sweeps)
+
+
+def _period_ending(at: datetime, lead: timedelta) -> QuerySet[Subscription]:
+    """Subscriptions that camcare bills itself (not the app stores), active or in a trial,
+    whose period ends after `at` and at most `lead` after it: end - lead <= at < end."""
+    return (Subscription.objects.filter(status__in=RENEWS, period_end__gt=at, period_end__lte=at + lead)
+            .exclude(channel=Channel.APP_STORE))
 
 
 def _billed_here(at: datetime, lead: timedelta) -> QuerySet[Subscription]:
-    """Active subscriptions that camcare bills itself (not the app stores), whose next bill
-    is after `at` and at most `lead` after it: bill - lead <= at < bill."""
-    return (Subscription.objects.filter(status=Status.ACTIVE, period_end__gt=at, period_end__lte=at + lead,
-                                        scheduled_stop=False)  # a stop: no bill to remind of
-            .exclude(channel=Channel.APP_STORE))
+    """Those of _period_ending that bill at the period end: a stop bills nothing."""
+    return _period_ending(at, lead).filter(scheduled_stop=False)
 
 
 def annual_renewals_due(at: datetime) -> QuerySet[Subscription]:
     """Annual subscriptions renewing as annual within 30 days (a scheduled switch to monthly
-    bills a month, not a year: no annual reminder)."""
-    return _billed_here(at, ANNUAL_RENEWAL_LEAD).filter(cycle=Cycle.ANNUAL.value, scheduled_cycle="")
+    bills a month, not a year: no annual reminder; a trial's first bill has its own)."""
+    return _billed_here(at, ANNUAL_RENEWAL_LEAD).filter(status=Status.ACTIVE, cycle=Cycle.ANNUAL.value,
+                                                        scheduled_cycle="")
+
+
+def trials_ending_due(at: datetime) -> QuerySet[Subscription]:
+    """Free trials ending within 3 days whose end bills the first period."""
+    return _billed_here(at, TRIAL_ENDING_LEAD).filter(status=Status.TRIALING)
+
+
+def stops_due(at: datetime) -> QuerySet[Subscription]:
+    """Scheduled stops (a trial's too) carried out within 3 days."""
+    return _period_ending(at, STOP_LEAD).filter(scheduled_stop=True)
 
 
 def expiring_cards_due(at: datetime) -> QuerySet[Subscription]:
@@ -118,3 +148,13 @@ def _remind_card_expiring(subscription: Subscription, *, at: datetime) -> bool:
     if card == 0 or method is None:
         return False  # credit pays the whole bill: the card is not charged
     return record_card_expiring(subscription, card=method, amount=card, currency=subscription.currency, at=at)
+
+
+def _remind_trial_ending(subscription: Subscription) -> bool:
+    card, credit_used = _next_bill(subscription)
+    return record_trial_ending(subscription, amount=card, credit_used=credit_used,
+                               currency=subscription.currency, card=_card_of(subscription))
+
+
+def _remind_stop(subscription: Subscription) -> bool:
+    return record_stop_reminder(subscription, plans=selectors.current_plans(subscription.account))

@@ -52,10 +52,11 @@ def renew(*, subscription_id: int, at: datetime) -> Order | None:
     """Bill the period that starts at the subscription's period end, if `at` reached it.
     Returns the renewal order, or None when there is nothing to bill or another run has it."""
     subscription = Subscription.objects.get(pk=subscription_id)
-    if subscription.status != Status.ACTIVE or subscription.channel == Channel.APP_STORE or subscription.period_end > at:
+    if (subscription.status not in bills.RENEWS or subscription.channel == Channel.APP_STORE
+            or subscription.period_end > at):
         return None
     claimed, order = payments.run(
-        subscription_id, guard={"status": Status.ACTIVE, "period_end": subscription.period_end},
+        subscription_id, guard={"status": subscription.status, "period_end": subscription.period_end},
         prepare=lambda payment: _start(payment, bills.start_renewal),
         apply=lambda payment, results: _apply(payment, results, bills.settle_renewal, at=at),
     )
@@ -107,7 +108,7 @@ def run_due(*, account, until: datetime, on_test_clock: bool = False) -> int:
         subscription = selectors.subscription_or_none(account)
         if subscription is None or subscription.channel == Channel.APP_STORE:
             break
-        if subscription.status == Status.ACTIVE and subscription.period_end <= until:
+        if subscription.status in bills.RENEWS and subscription.period_end <= until:
             when, step = subscription.period_end, renew
         elif subscription.status == Status.PAST_DUE and subscription.next_retry_at and subscription.next_retry_at <= until:
             when, step = subscription.next_retry_at, retry_unpaid_bill

@@ -30,12 +30,14 @@ from django.db.models import F
 
 from camcare import clock
 from camcare.audit.events import Event, audit
+from camcare.billing.actions import trials
 from camcare.billing.actions.common import subscription_for
 from camcare.billing.errors import change_in_progress
-from camcare.billing.models import Subscription, SubscriptionLine
+from camcare.billing.models import Channel, Subscription, SubscriptionLine
 from camcare.cameras import services
 from camcare.cameras.errors import CameraRefusal
 from camcare.cameras.models import Camera
+from camcare.domain.pricing import Status
 from camcare.tokens import hash_token
 
 
@@ -73,6 +75,9 @@ def replace_camera(*, account, old_camera: Camera, serial: str, model: str = "",
             subscription=subscription, ended_at__isnull=True, camera_key=old.pk,
         ).update(camera_key=new.pk)
         Camera.objects.filter(pk=old.pk).delete()  # its clips are the new camera's: nothing cascades
+        if subscription.channel != Channel.APP_STORE:  # the new serial is now on a web paid plan (or trial)
+            trials.mark_state_used(account, {new.pk: new.plan}, at=clock.now(account),
+                                   trial=subscription.status == Status.TRIALING)
         audit(actor=actor, account=account, action=Event.CAMERA_REPLACED, at=clock.now(account),
               camera=new.pk, replaced=old.pk, plan=old.plan, clips=clips, lines=lines,
               old={"camera": old.pk, "name": old.name, "model": old.model, "serial": old.serial},
