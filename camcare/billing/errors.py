@@ -25,6 +25,9 @@ REFUSALS: dict[str, Refusal] = {
     "invalid_time": Refusal(422, None),
     "managed_in_app_store": Refusal(409, "This subscription was bought in the mobile app: change or cancel it in the app store."),
     "past_due": Refusal(409, "Your last bill is unpaid. Save a card that works (we retry at once), or cancel."),
+    "trial_not_available": Refusal(409, "The free trial is for a first plan only, once per account and per camera, "
+                                        "and this account or one of these cameras has had one. Untick the trial "
+                                        "to subscribe. Nothing was changed."),
     "nothing_to_stop": Refusal(409, "There is no paid plan to stop: every camera is already on Free."),
     "quote_stale": Refusal(409, "Prices or your plan changed since this preview (or it is over 10 minutes old). "
                                 "Nothing was changed: please preview again."),

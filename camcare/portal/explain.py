@@ -38,6 +38,8 @@ def facts(result, summary: dict, plans_before: dict[str, str]) -> dict:
         "scheduled_before": (summary.get("scheduled_change") or {}).get("cycle"),
         "plans_before": dict(plans_before),
         "plans_after": dict(outcome.state.cameras),
+        "cycle_after": outcome.state.cycle.value,
+        "trial": outcome.trial_end is not None,  # the state after it is in a free trial
     }
 
 
@@ -76,6 +78,12 @@ def line_rows(stored: dict, names: dict[str, str], catalog: Catalog) -> list[dic
     rows = []
     for kind, plan, camera, cycle, amount in lines:
         label = f"{_plan_name(catalog, plan)} ({cycle})"
+        if info.get("trial") and info["after"]:  # every line of a trial costs nothing (section 12)
+            title = f"{label}: free during your trial" if kind == "charge" else f"{label}: removed, nothing to credit"
+            covered = info["plans_after"] if kind == "charge" else info["plans_before"]
+            rows.append({"kind": kind, "title": title, "span": span(at, info["after"][1]), "amount": amount,
+                         "camera_name": _who(camera, plan, covered, names)})
+            continue
         if kind == "credit":
             title, covered = f"Unused time on {label} after {when(at)}", info["plans_before"]
         elif info["case"] in FULL_PERIOD_CASES:
@@ -118,6 +126,7 @@ def effect(stored: dict) -> dict:
         "case": info["case"],
         "at": result["at"],
         "cycle": info["lines"][0][3] if info["lines"] else info.get("cycle_before"),
+        "cycle_after": info.get("cycle_after"),
         "period_end": before_end,
         "new_period": info["after"],
         "switches_to": scheduled if scheduled and scheduled != info.get("scheduled_before") else None,

@@ -129,9 +129,13 @@ class ChangeForm(forms.Form):
         widget=forms.RadioSelect,
     )
 
-    def __init__(self, *args, cameras, catalog, **kwargs):
+    def __init__(self, *args, cameras, catalog, offer_trial: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.plans = list(catalog)
+        if offer_trial:  # POLICY.md section 12: offered first, so ticked until the owner unticks it
+            self.fields["trial"] = forms.BooleanField(
+                label=f"Start with a free {catalog.trial_days}-day trial", required=False, initial=True,
+                help_text="No card needed. Cancel before it ends and nothing is charged.")
         choices = [(plan.code, plan.name) for plan in self.plans]
         self.camera_fields = []
         self.current_names = {camera.id: catalog[camera.plan].name if camera.plan in catalog else camera.plan for camera in cameras}
@@ -155,6 +159,20 @@ class ChangeForm(forms.Form):
             return str(self[name].value() or "")
 
         return {camera.id: value(name) for camera, name in self.camera_fields}, value("cycle")
+
+    @property
+    def wants_trial(self) -> bool:
+        return bool(self.cleaned_data.get("trial"))
+
+    @property
+    def trial_field(self):
+        """The bound trial box, or None when the account is not offered the trial."""
+        return self["trial"] if "trial" in self.fields else None
+
+    @property
+    def trial_shown(self) -> bool:
+        """Whether the form shows the trial box ticked (as sent, else as first offered)."""
+        return "trial" in self.fields and bool(self["trial"].value())
 
     @property
     def chosen_cameras(self) -> dict[str, str]:

@@ -7,7 +7,7 @@ form's data attributes). The preview stays the source of truth for money moved n
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from camcare.display import format_money
 from camcare.domain.catalog import Catalog, Plan
@@ -39,8 +39,11 @@ def option_prices(plan: Plan, currency: str) -> dict[str, str]:
 def next_bill_dates(summary: dict, now: datetime) -> dict[str, datetime]:
     """When the next bill falls for each cycle the owner may pick (POLICY.md section 4):
     a new subscription or a switch to annual starts a period now; monthly from annual
-    waits for the end of the paid year; the same cycle keeps the period's end."""
+    waits for the end of the paid year; the same cycle keeps the period's end. In a
+    free trial every change is free and the first bill stays at its end (section 12)."""
     end = as_datetime(summary.get("current_period_end"))
+    if summary.get("status") == "trialing" and end is not None:
+        return {cycle.value: end for cycle in Cycle}
     if summary.get("status") == "none" or end is None:
         return {cycle.value: add_months(now, cycle.months) for cycle in Cycle}
     annual = end if summary.get("cycle") == Cycle.ANNUAL.value else add_months(now, Cycle.ANNUAL.months)
@@ -67,13 +70,20 @@ def plans_json(catalog: Catalog) -> str:
     })
 
 
-def form_figures(catalog: Catalog, summary: dict, now: datetime, cameras: dict[str, str], cycle: str) -> dict:
+def form_figures(catalog: Catalog, summary: dict, now: datetime, cameras: dict[str, str], cycle: str,
+                 *, trial: bool = False) -> dict:
+    """`trial`: the form starts the free trial (its box ticked), so the first bill falls at
+    the trial's end whatever the cycle."""
     dates = next_bill_dates(summary, now)
+    trial_end = now + timedelta(days=catalog.trial_days)
+    if trial:
+        dates = dict.fromkeys(dates, trial_end)
     paid = summary.get("status") != "none" and summary.get("cycle")
     return {
         "now_price": price_text(summary["price"], summary["cycle"], catalog.currency) if paid else "Free (no paid plan)",
         "total": running_total(catalog, cameras, cycle, dates),
         "plans_json": plans_json(catalog),
         "next_dates": {key: when(value) for key, value in dates.items()},
+        "trial_next_date": when(trial_end),  # the JS's date while the trial box is ticked
         "option_prices": {plan.code: option_prices(plan, catalog.currency) for plan in catalog},
     }

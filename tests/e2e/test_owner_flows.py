@@ -110,6 +110,7 @@ def test_it_changes_a_plan_without_javascript(browser, live_server):
         sign_in(page, account.email)
         page.goto(f"/change/?camera_{porch.id}=premium&cycle=monthly")
         expect(page.get_by_test_id("total")).to_have_text("$12.99 a month")  # rendered by the server
+        page.get_by_label(re.compile(r"free \d+-day trial")).uncheck()  # this flow pays at once
         page.get_by_role("button", name="Preview the change").click()
         expect(page.get_by_test_id("charge-now")).to_have_text("$12.99")
         page.get_by_role("button", name="Confirm and pay $12.99").click()

@@ -56,11 +56,19 @@ def plan_choice(page: Page, camera: str, plan: str):
     return page.get_by_role("group", name=re.compile(rf"^{camera}\b")).get_by_label(re.compile(rf"^\s*{plan}\b", re.I))
 
 
-def pick(page: Page, porch: str, garden: str, cycle: str = "Monthly") -> None:
-    """On the change form: a plan per camera and the cycle."""
+def pick(page: Page, porch: str, garden: str, cycle: str = "Monthly", trial: bool = False) -> None:
+    """On the change form: a plan per camera and the cycle; the free trial, offered (and
+    ticked) to an account that may have one, ticked or not as `trial` says."""
     plan_choice(page, "Porch", porch).check()
     plan_choice(page, "Garden", garden).check()
     page.get_by_role("group", name="Billing cycle").get_by_label(cycle).check()
+    set_trial(page, trial)
+
+
+def set_trial(page: Page, trial: bool) -> None:
+    box = page.get_by_label(re.compile(r"free \d+-day trial"))
+    if box.count():
+        box.set_checked(trial)
 
 
 def choose(page: Page, porch: str, garden: str, cycle: str = "Monthly") -> None:

@@ -8,7 +8,8 @@ from urllib.parse import parse_qs, unquote
 from django.test import Client
 from django.urls import reverse
 
-from tests.conftest import PASSWORD
+from camcare.billing.models import TrialUse
+from tests.conftest import PASSWORD, utc
 from tests.portal.conftest import change, preview, signed_in, text
 
 
@@ -28,6 +29,10 @@ def test_it_prices_each_choice_of_each_camera(portal, owner, cams):
 
 
 def test_it_totals_the_plans_picked_and_dates_the_next_bill(portal, owner, cams):
+    # Offered first and ticked (POLICY.md section 12): the first bill is at the trial's end.
+    page = text(portal.get(form_url(cams, "plus", "premium")))
+    assert "With the plans picked $16.98 a month Next bill $16.98 on 31 Mar 2027" in page
+    TrialUse.objects.create(kind="account", key=str(owner.pk), at=utc(2027, 1, 1), trial=True)
     page = text(portal.get(form_url(cams, "plus", "premium")))
     assert "With the plans picked $16.98 a month Next bill $16.98 on 1 Apr 2027" in page
     yearly = text(portal.get(form_url(cams, "premium", "premium", cycle="annual")))

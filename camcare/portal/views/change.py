@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from camcare import clock
 from camcare.billing import actions, selectors
+from camcare.billing.actions import trials
 from camcare.billing.errors import BillingRefusal
 from camcare.billing.models import Order, OrderKind, OrderStatus, Quote
 from camcare.catalog import get_catalog
@@ -82,12 +83,15 @@ def change(request):
             shown = store_refusal(request, store, "changed on the web")
         return render(request, "portal/billing/change.html", {**context, "rows": plan_rows(account), "shown": shown},
                       status=page_status(request, None, shown))
-    form = ChangeForm(request.POST or None, cameras=cameras, catalog=catalog, initial=_initial(request, summary, cameras))
+    offer_trial = summary["status"] == "none" and trials.may_offer_trial(account)
+    form = ChangeForm(request.POST or None, cameras=cameras, catalog=catalog, offer_trial=offer_trial,
+                      initial=_initial(request, summary, cameras))
     shown = None
     if request.method == "POST" and form.is_valid():
         chosen, cycle = form.chosen_cameras, form.cleaned_data["cycle"]
         try:
-            result = actions.preview_change(account=account, cameras=chosen, cycle=cycle, actor=account)
+            result = actions.preview_change(account=account, cameras=chosen, cycle=cycle, trial=form.wants_trial,
+                                            actor=account)
         except BillingRefusal as refusal:
             shown = describe(refusal, request=request)
         else:
@@ -96,7 +100,7 @@ def change(request):
                 return redirect("portal:preview", quote_id=result.quote_id)
             messages.info(request, "That is already your plan: nothing to change.")
     shown_cameras, shown_cycle = form.shown_choices()
-    figures = form_figures(catalog, summary, clock.now(account), shown_cameras, shown_cycle)
+    figures = form_figures(catalog, summary, clock.now(account), shown_cameras, shown_cycle, trial=form.trial_shown)
     context.update(form=form, shown=shown, advice=cheaper_choices(catalog, shown_cameras, shown_cycle),
                    cameras=cameras, camera_choices=_camera_choices(form, figures["option_prices"]),
                    shown_cycle=shown_cycle, **figures)

@@ -50,7 +50,9 @@
       if (element.textContent !== text) element.textContent = text;
     });
     var sum = priceOf(codes, cycle);
-    var next = cycle === "annual" ? form.dataset.nextAnnual : form.dataset.nextMonthly;
+    var trial = form.querySelector("input[name=trial]");
+    var next = trial && trial.checked ? form.dataset.nextTrial
+      : cycle === "annual" ? form.dataset.nextAnnual : form.dataset.nextMonthly;
     show("[data-total]", money.format(sum.cents / 100) + " " + per[cycle]);
     show("[data-next-bill]", sum.cents ? money.format(sum.cents / 100) + " on " + next : "none: every camera on Free");
     var warning = form.querySelector("[data-total-warning]");

@@ -1,0 +1,716 @@
+"""The random walk of tests/billing/test_properties.py: one account taking random steps
+(changes, trials, stops, renewals and time, cards, credit, removals, replacements, clips),
+with a small model of what the rules say beside it, checked after every step.
+
+The model is what POLICY.md says, not what the code does: who may have a trial (section
+12), which refusals a state allows (sections 4, 5, 12, 13), what a trial's end, a stop's
+instant and a lapse do (sections 5, 12, 13), and which clips stay visible, are held or are
+erased (section 6). Erasure runs after the commit, so each step runs inside
+captureOnCommitCallbacks(execute=True): the example's savepoint never commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Min, Q, Sum
+from django.test import TestCase
+from hypothesis import event
+
+from camcare import clock
+from camcare.audit.events import Event
+from camcare.audit.models import AuditEvent
+from camcare.billing import actions, selectors
+from camcare.billing.errors import BillingRefusal
+from camcare.billing.models import (
+    LedgerEntry,
+    Order,
+    SandboxCharge,
+    SandboxRefund,
+    Subscription,
+    SubscriptionLine,
+    TrialUse,
+)
+from camcare.cameras import holds, services
+from camcare.cameras.models import Camera, Clip
+from camcare.catalog import get_catalog
+from camcare.domain.periods import iso_z, parse_instant, window_start
+from tests.billing.conftest import add_camera
+from tests.billing.helpers import assert_consistent, money_fields
+from tests.conftest import Api, make_account, set_clock
+
+CAMERAS = 4
+DAY = timedelta(days=1)
+HOLD = timedelta(days=holds.HOLD_DAYS)
+STATUSES = {"none", "active", "past_due", "trialing"}
+DECLINING = {"tok_chargeDeclined", "tok_insufficientFunds"}
+CHANGES = {"target", "cancel", "remove", "trial"}
+ADVANCES = {"advance", "until"}
+HOLDING = {Event.LAPSED_TO_FREE.value, Event.TRIAL_ENDED_UNPAID.value}
+TO_FREE = HOLDING | {Event.STOPPED.value}
+RETRY_DAYS = [0, 1, 3, 7]  # a bill's four attempts, days after its period start (section 5)
+
+
+def counts() -> tuple:
+    return (Order.objects.count(), LedgerEntry.objects.count(), SandboxCharge.objects.count(),
+            SandboxRefund.objects.count())
+
+
+def footprint(account) -> tuple:
+    """What a replayed API call must leave as it was."""
+    subscription = selectors.subscription_or_none(account)
+    return (counts(), sorted(Camera.objects.filter(account=account).values_list("pk", flat=True)),
+            subscription.version if subscription else 0, Clip.objects.count(), TrialUse.objects.count())
+
+
+def days_of(plan: str) -> int:
+    return get_catalog()[plan].history_days
+
+
+@dataclass
+class Tracked:
+    """A clip of the model: its camera (it follows a replacement), its start, its hold."""
+
+    camera: str
+    recorded: datetime
+    held: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The account as a step found or left it."""
+
+    now: datetime
+    summary: dict
+    counts: tuple
+    card: str | None
+    version: int
+    lines: dict  # {(plan, camera or None): (pk, paid, credited)} of the lines in force
+    period_end: datetime | None
+    next_retry: datetime | None
+    last_order: int
+    last_audit: int
+    clips: dict  # {clip id: (camera, recorded, held)} of the model
+    had_paid: bool  # the model: the account has had a paid line or a trial
+
+    @property
+    def status(self) -> str:
+        return self.summary["status"]
+
+    @property
+    def cameras(self) -> dict:
+        return self.summary["cameras"]
+
+    def state(self) -> tuple:
+        """Everything a refused call must leave as it was (money, plans, period, schedule)."""
+        s = self.summary
+        return (s["status"], s["cycle"], s["current_period_start"], s["current_period_end"], s["cameras"],
+                s["credit_balance"], s["scheduled_change"], s["trial_end"], s["next_bill"], s["price"],
+                self.version, self.lines, self.next_retry)
+
+
+@dataclass
+class Done:
+    """What a step did, for the checks."""
+
+    result: dict | None = None  # R of an executed change or stop
+    refused: str | None = None
+    cycle: str | None = None  # the cycle a change asked for
+    target: dict = field(default_factory=dict)  # the complete {camera: plan} a change asked for
+    trial: bool = False
+    removed: str | None = None
+    replaced: tuple[str, str] | None = None
+    to: datetime | None = None
+
+
+class Walk:
+    """One account walking through random steps, checking the invariants after each."""
+
+    def __init__(self, start: datetime, card: str | None = "tok_visa"):
+        self.account = make_account(f"walk-{uuid.uuid4().hex}@example.com")
+        self.cameras = [add_camera(self.account, f"Cam {i}").id for i in range(CAMERAS)]
+        self.added = CAMERAS
+        if card is not None:
+            actions.save_payment_method(account=self.account, token=card, actor=self.account)
+        set_clock(self.account, start)
+        self.api = Api(self.account)
+        self.clips: dict[str, Tracked] = {}
+        self.had_paid = False
+        self.ended: dict[int, tuple] = {}  # ended lines: history, never written again
+
+    # ---------------------------------------------------------------- running a step
+
+    def run(self, step) -> None:
+        kind, *args = step
+        before = self.observe()
+        with TestCase.captureOnCommitCallbacks(execute=True):  # erasure runs after the commit
+            done = getattr(self, f"step_{kind}")(before, *args)
+        after = self.observe()
+        self.had_paid = self.had_paid or after.status != "none"
+        self.follow_clips(before, after, kind, done)
+        self.check_invariants(after)
+        getattr(self, f"check_{'change' if kind in CHANGES else 'advance' if kind in ADVANCES else kind}")(
+            before, after, done)
+        event(f"{kind}: refused {done.refused}" if done.refused else f"{kind}: {before.status} -> {after.status}")
+
+    def observe(self) -> Seen:
+        subscription = selectors.subscription_or_none(self.account)
+        method = selectors.payment_method_of(self.account)
+        lines = {}
+        if subscription is not None:
+            lines = {(line.plan, line.camera_key or None): (line.pk, line.paid, line.credited)
+                     for line in selectors.active_lines(subscription)}
+        paid = subscription is not None and subscription.status != "none"
+        return Seen(
+            now=clock.now(self.account), summary=selectors.subscription_summary(self.account), counts=counts(),
+            card=method.token if method else None, version=subscription.version if subscription else 0,
+            lines=lines, period_end=subscription.period_end if paid else None,
+            next_retry=subscription.next_retry_at if paid else None,
+            last_order=Order.objects.order_by("-pk").values_list("pk", flat=True).first() or 0,
+            last_audit=AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0,
+            clips={pk: (t.camera, t.recorded, t.held) for pk, t in self.clips.items()}, had_paid=self.had_paid,
+        )
+
+    def twice(self, method: str, path: str, body=None):
+        """The API call, then again with the same Idempotency-Key: replayed, no second effect."""
+        key = {"Idempotency-Key": uuid.uuid4().hex}
+        first = getattr(self.api, method)(path, body, headers=key)
+        assert first.status_code < 500, first.content
+        seen = footprint(self.account)
+        second = getattr(self.api, method)(path, body, headers=key)
+        assert second.headers.get("Idempotent-Replayed") == "true"
+        assert (second.status_code, second.content) == (first.status_code, first.content)
+        assert footprint(self.account) == seen
+        return first
+
+    # ---------------------------------------------------------------- the steps
+
+    def step_target(self, before, chosen, cycle, via) -> Done:
+        return self.change(before, {self.cameras[i]: plan for i, plan in chosen.items()}, cycle, via)
+
+    def step_trial(self, before, chosen, cycle, via) -> Done:
+        return self.change(before, {self.cameras[i]: plan for i, plan in chosen.items()}, cycle, via, trial=True)
+
+    def step_cancel(self, before, via) -> Done:
+        return self.change(before, dict.fromkeys(self.cameras, "free"), None, via, cancel=True)
+
+    def change(self, before, cameras, cycle, via, *, cancel=False, trial=False) -> Done:
+        done = Done(cycle=cycle, target={**before.cameras, **cameras}, trial=trial)
+        if via == "api":
+            done.result, done.refused = self.change_by_api(cameras, cycle, cancel, trial)
+        elif via == "quote":
+            done.result, done.refused = self.preview_then_change(cameras, cycle, cancel, trial)
+        else:
+            done.result, done.refused = self.direct(cameras, cycle, cancel, trial)
+        return done
+
+    def direct(self, cameras, cycle, cancel, trial):
+        try:
+            if cancel:
+                result = actions.cancel_subscription(account=self.account, actor=self.account)
+            else:
+                result = actions.change_plan(account=self.account, cameras=cameras, cycle=cycle, trial=trial,
+                                             actor=self.account)
+        except BillingRefusal as refused:
+            return None, refused.code
+        return result.to_api(), None
+
+    def preview_then_change(self, cameras, cycle, cancel, trial):
+        try:
+            if cancel:
+                preview = actions.preview_cancel(account=self.account, actor=self.account)
+            else:
+                preview = actions.preview_change(account=self.account, cameras=cameras, cycle=cycle, trial=trial,
+                                                 actor=self.account)
+        except BillingRefusal as refused:
+            return None, refused.code
+        quoted = preview.to_api()
+        assert quoted["net"] == quoted["charge_now"] + quoted["credit_used"] - quoted["credit_added"] - quoted["refund"]
+        previewed = counts()
+        try:
+            if cancel:
+                done = actions.cancel_subscription(account=self.account, quote_id=preview.quote_id, actor=self.account)
+            else:
+                done = actions.change_plan(account=self.account, quote_id=preview.quote_id, trial=trial,
+                                           actor=self.account)
+        except BillingRefusal as refused:
+            return None, refused.code
+        body = done.to_api()
+        assert money_fields(body) == money_fields(quoted)  # preview equals execution
+        assert body["trial_end"] == quoted["trial_end"]
+        if quoted["trial_end"] is not None:  # a trial start or a change in one: no order, no charge
+            assert counts() == previewed
+        return body, None
+
+    def change_by_api(self, cameras, cycle, cancel, trial):
+        if cancel:
+            first = self.twice("post", "subscription/cancel", {})
+        else:
+            body = {"cameras": cameras} | ({"cycle": cycle} if cycle else {}) | ({"trial": True} if trial else {})
+            first = self.twice("put", "subscription", body)
+        assert first.status_code in (200, 402, 409), first.content
+        if first.status_code != 200:
+            return None, first.json()["code"]
+        return first.json(), None
+
+    def step_remove(self, before, index, via) -> Done:
+        """The camera leaves (its line credited or refunded); a new one takes its place."""
+        camera = self.cameras[index]
+        done = Done(target={**before.cameras, camera: "free"}, removed=camera)
+        if via == "api":
+            first = self.twice("delete", f"cameras/{camera}")
+            if first.status_code != 200:
+                done.refused = first.json()["code"]
+                return done
+            done.result = first.json()
+        else:
+            try:
+                done.result = actions.remove_camera(account=self.account, camera=Camera.objects.get(pk=camera),
+                                                    actor=self.account).to_api()
+            except BillingRefusal as refused:
+                done.refused = refused.code
+                return done
+        assert not Camera.objects.filter(pk=camera).exists()
+        self.cameras[index] = add_camera(self.account, f"Cam {self.added}").id
+        self.added += 1
+        return done
+
+    def step_stop(self, before, via) -> Done:
+        if via == "api":
+            first = self.twice("post", "subscription/stop", {})
+            assert first.status_code in (200, 409), first.content
+            return Done(result=first.json()) if first.status_code == 200 else Done(refused=first.json()["code"])
+        try:
+            return Done(result=actions.stop_at_period_end(account=self.account, actor=self.account).to_api())
+        except BillingRefusal as refused:
+            return Done(refused=refused.code)
+
+    def step_drop(self, before, via) -> Done:
+        if via == "api":
+            assert self.twice("delete", "subscription/scheduled-change").status_code == 200
+        else:
+            actions.drop_scheduled_change(account=self.account, actor=self.account)
+        return Done()
+
+    def step_replace(self, before, index, via) -> Done:
+        """A new camera (a new serial, given untidy) takes the place of one of the account's."""
+        old = self.cameras[index]
+        serial = f" sn-{self.account.pk}-new-{self.added} "
+        self.added += 1
+        if via == "api":
+            first = self.twice("post", f"cameras/{old}/replace", {"serial": serial, "model": "KC300"})
+            assert first.status_code == 201, first.content
+            assert first.json()["replaces"] == old
+            new = first.json()["id"]
+        else:
+            new = actions.replace_camera(account=self.account, old_camera=Camera.objects.get(pk=old), serial=serial,
+                                         model="KC300", actor=self.account).camera.pk
+        self.cameras[index] = new
+        return Done(replaced=(old, new))
+
+    def step_advance(self, before, seconds) -> Done:
+        to = before.now + timedelta(seconds=seconds)
+        actions.advance_test_clock(account=self.account, to=to, actor=self.account)
+        return Done(to=to)
+
+    def step_until(self, before, base, offset) -> Done:
+        """Onto (or around) the next instant that matters: the bill (period end, or the next
+        retry when past_due) or the end of a hold."""
+        if base == "hold":
+            at = Clip.objects.held().filter(camera__account=self.account).aggregate(at=Min("held_until"))["at"]
+        else:
+            at = before.next_retry if before.status == "past_due" else before.period_end
+        to = max(before.now, (at or before.now) + timedelta(seconds=offset))
+        actions.advance_test_clock(account=self.account, to=to, actor=self.account)
+        return Done(to=to)
+
+    def step_card(self, before, token) -> Done:
+        actions.save_payment_method(account=self.account, token=token, actor=self.account)
+        return Done()
+
+    def step_credit(self, before, amount) -> Done:
+        actions.issue_support_credit(request_key=uuid.uuid4().hex, account=self.account, amount=amount,
+                                     reason="walk", actor=None)
+        return Done()
+
+    def step_clip(self, before, index, share) -> Done:
+        """A clip uploaded now, recorded somewhere inside the camera's window (an upload
+        outside it is refused), `share` thousandths of the window ago."""
+        camera = self.cameras[index]
+        ago = share * days_of(before.cameras[camera]) * 86400 // 1000
+        recorded = before.now - timedelta(seconds=ago)
+        clip = Clip.objects.create(camera_id=camera, recorded_at=recorded, duration_s=10, size=1,
+                                   file=f"clips/walk/{uuid.uuid4().hex}.mp4")
+        self.clips[clip.pk] = Tracked(camera, recorded)
+        return Done()
+
+    # ---------------------------------------------------------------- the clips' model (section 6)
+
+    def follow_clips(self, before: Seen, after: Seen, kind: str, done: Done) -> None:
+        """Move the model's clips as section 6 says the step moves them."""
+        now, plans = after.now, after.cameras
+        if done.replaced:
+            old, new = done.replaced
+            for tracked in self.clips.values():
+                if tracked.camera == old:
+                    tracked.camera = new
+        if done.removed and done.refused is None:
+            self.clips = {pk: t for pk, t in self.clips.items() if t.camera != done.removed}
+        holding = [e for e in self.events(before) if e.action in HOLDING] if kind in ADVANCES else []
+        started_paid = kind in CHANGES and before.status == "none" and after.status == "active"
+        for pk, tracked in list(self.clips.items()):
+            window = window_start(now, days_of(plans[tracked.camera]))
+            if tracked.held is not None:
+                if tracked.held <= now:  # the hold ended: the sweep of the clock's move erased it
+                    del self.clips[pk]
+                elif started_paid:  # a paid period started: back if inside its window, else erased
+                    if tracked.recorded >= window:
+                        tracked.held = None
+                    else:
+                        del self.clips[pk]
+                continue
+            if holding:  # a lapse or an unpaid trial's end at `lapsed`, before the sweep at `now`
+                lapsed = holding[0].at
+                old_days = days_of(before.cameras[tracked.camera])
+                if window_start(lapsed, days_of("free")) > tracked.recorded >= window_start(lapsed, old_days):
+                    if lapsed + HOLD > now:
+                        tracked.held = lapsed + HOLD
+                    else:
+                        del self.clips[pk]
+                    continue
+            if tracked.recorded < window:
+                del self.clips[pk]
+
+    def events(self, before: Seen) -> list[AuditEvent]:
+        return list(AuditEvent.objects.filter(account=self.account, pk__gt=before.last_audit).order_by("pk"))
+
+    def check_clips(self, after: Seen) -> None:
+        rows = {pk: (camera, held) for pk, camera, held, erasing in Clip.objects.values_list(
+            "pk", "camera_id", "held_until", "erasing_since") if erasing is None}
+        assert Clip.objects.count() == len(rows)  # no erasure left half done
+        assert rows == {pk: (t.camera, t.held) for pk, t in self.clips.items()}
+        # Held clips are never visible, and never outlive their hold once the clock passed it.
+        assert not Clip.objects.filter(held_until__lte=after.now).exists()
+        for camera in Camera.objects.filter(account=self.account):
+            visible = set(services.visible_clips(camera).values_list("pk", flat=True))
+            assert visible == {pk for pk, t in self.clips.items() if t.camera == camera.pk and t.held is None}
+        held: dict[str, list] = {}
+        for tracked in self.clips.values():
+            if tracked.held is not None:
+                held.setdefault(tracked.camera, []).append(tracked.held)
+        assert holds.held_summary(self.account) == {camera: (len(untils), min(untils)) for camera, untils in held.items()}
+
+    def visible_before(self, before: Seen, camera: str, cutoff: datetime) -> int:
+        return sum(1 for cam, recorded, held in before.clips.values()
+                   if cam == camera and held is None and recorded < cutoff)
+
+    # ---------------------------------------------------------------- after every step
+
+    def check_invariants(self, after: Seen) -> None:
+        assert_consistent()
+        assert_sandbox_book()
+        s = after.summary
+        assert s["status"] in STATUSES
+        assert (s["trial_end"] is not None) == (s["status"] == "trialing")
+        assert selectors.credit_balance(self.account) >= 0
+        receivable = selectors.receivable_balance(self.account)
+        assert receivable >= 0
+        assert (receivable > 0) == (s["status"] == "past_due")  # a lapse or a cancel voids the bill
+        assert not Order.objects.filter(status="pending").exists()
+        assert not Subscription.objects.exclude(claimed_by="").exists()
+        assert_billed_once()
+        subscription = selectors.subscription_or_none(self.account)
+        if s["status"] == "none":
+            assert set(s["cameras"].values()) <= {"free"}
+            assert (s["cycle"], s["current_period_end"], s["next_bill"], s["scheduled_change"]) == (None,) * 4
+            assert after.lines == {}
+        else:
+            plans = s["cameras"].values()
+            expected = {("plus", camera) for camera, plan in s["cameras"].items() if plan == "plus"}
+            expected |= {("premium", None)} if "premium" in plans else set()
+            assert set(after.lines) == expected  # the lines in force are the cameras' plans
+            for line in selectors.active_lines(subscription):
+                assert (line.cycle, line.period_start) == (subscription.cycle, subscription.period_start)
+                if s["status"] in ("trialing", "past_due"):
+                    assert line.paid == 0  # a trial's line and an unpaid period's paid nothing
+            scheduled = s["scheduled_change"]
+            if scheduled is not None:
+                assert scheduled["at"] == s["current_period_end"]
+                assert (s["next_bill"] is None) == (scheduled["kind"] == "stop")
+            else:
+                assert s["next_bill"] is not None
+        if s["status"] == "trialing":
+            start, end = parse_instant(s["current_period_start"]), parse_instant(s["current_period_end"])
+            assert end - start == timedelta(days=get_catalog().trial_days)
+            assert s["trial_end"] == s["current_period_end"]
+            assert s["scheduled_change"] is None or s["scheduled_change"]["kind"] == "stop"
+        if s["status"] == "past_due":
+            assert subscription.next_retry_at is not None and 1 <= subscription.failed_attempts <= 3
+            assert s["next_bill"]["at"] == iso_z(subscription.next_retry_at)
+            assert after.next_retry > after.now
+        elif s["status"] != "none":
+            assert after.period_end > after.now  # the clock's move ran everything due
+        account_used = TrialUse.objects.filter(kind="account", key=str(self.account.pk)).exists()
+        assert account_used == self.had_paid
+        if subscription is not None:
+            for line in SubscriptionLine.objects.filter(subscription=subscription, ended_at__isnull=False):
+                row = (line.plan, line.camera_key, line.paid, line.credited, line.ended_at)
+                assert self.ended.setdefault(line.pk, row) == row  # history is never rewritten
+        self.check_clips(after)
+
+    # ---------------------------------------------------------------- after a kind of step
+
+    def refusal_expected(self, before: Seen, done: Done) -> bool:
+        code, status = done.refused, before.status
+        if done.trial:
+            return code == "trial_not_available"
+        return {
+            "past_due": status == "past_due",
+            "payment_failed": before.card in DECLINING and status != "trialing",
+            "payment_method_required": before.card is None and status != "trialing",
+        }.get(code, False)
+
+    def check_change(self, before: Seen, after: Seen, done: Done) -> None:
+        paid_target = any(plan != "free" for plan in done.target.values())
+        if done.trial:  # section 12: refused exactly when the account had one (or has paid lines)
+            no_trial = before.status != "none" or (before.had_paid and paid_target)
+            assert (done.refused == "trial_not_available") == no_trial, (done.refused, before.status)
+        if done.refused is not None:
+            assert self.refusal_expected(before, done), (done.refused, before.status, before.card)
+            orders, entries, charges, refunds = before.counts
+            if done.refused == "payment_failed":  # the declined attempt is kept, nothing else
+                assert after.counts == (orders + 1, entries, charges + 1, refunds)
+                assert Order.objects.order_by("-pk").first().status == "failed"
+            else:
+                assert after.counts == before.counts
+            assert after.state() == before.state()
+            assert after.had_paid == before.had_paid
+            return
+        body = done.result
+        check_result(body, before)
+        assert after.counts[0] - before.counts[0] == len(body["orders"])  # every order written is answered
+        if body["charge_now"] > 0:
+            assert before.card == "tok_visa" and before.status in ("none", "active")
+        if before.status == "past_due" and after.status != "none":  # only calls that change no priced line
+            assert set(after.lines) == set(before.lines) and after.summary["cycle"] == before.summary["cycle"]
+        if done.trial and before.status == "none" and paid_target:  # a trial starts: nothing charged
+            assert after.status == "trialing"
+            assert after.summary["current_period_start"] == iso_z(before.now)
+            assert after.summary["trial_end"] == iso_z(before.now + timedelta(days=get_catalog().trial_days))
+        if done.trial or before.status == "trialing":  # free, at once, no order, no charge
+            assert after.counts == before.counts
+            assert (body["charge_now"], body["credit_used"], body["credit_added"], body["refund"], body["net"]) == (
+                0, 0, 0, 0, 0)
+            assert all(line["amount"] == 0 for line in body["lines"]) and body["orders"] == []
+        if before.status == "trialing":
+            if after.status == "trialing":  # the trial's end never moves, the cycle applies at once
+                assert after.period_end == before.period_end
+                assert after.summary["current_period_start"] == before.summary["current_period_start"]
+                if done.cycle:
+                    assert after.summary["cycle"] == done.cycle
+                assert body["trial_end"] == before.summary["trial_end"]
+            else:
+                assert after.status == "none" and not paid_target
+        assert (body["trial_end"] is not None) == (after.status == "trialing")
+        if after.status == "none" and before.status != "none":
+            assert not paid_target
+        self.check_schedule_kept(before, after, done)
+        self.check_credits(before, body)
+        self.check_erasures(before, body, before.cameras, done.target, before.now)
+
+    def check_schedule_kept(self, before: Seen, after: Seen, done: Done) -> None:
+        """Section 13: a change keeps the stop at the end of the (new) period; asking for
+        annual -> monthly replaces it; a change in a trial schedules nothing else."""
+        scheduled = before.summary["scheduled_change"]
+        if after.status == "none" or scheduled is None or scheduled["kind"] != "stop":
+            return
+        shortens = (before.status == "active" and done.cycle == "monthly" and before.summary["cycle"] == "annual")
+        expected = ({"at": after.summary["current_period_end"], "kind": "cycle_switch", "cycle": "monthly"}
+                    if shortens else {"at": after.summary["current_period_end"], "kind": "stop", "cycle": None})
+        assert after.summary["scheduled_change"] == expected
+        assert done.result["scheduled_change"] == expected
+
+    def check_credits(self, before: Seen, body: dict) -> None:
+        """A removed line's credits are recorded on it and never exceed what it paid."""
+        for line in body["lines"]:
+            if line["kind"] != "credit":
+                continue
+            pk, paid, credited = before.lines[(line["plan"], line["camera"])]
+            row = SubscriptionLine.objects.get(pk=pk)
+            assert row.ended_at is not None
+            assert row.credited == credited + line["amount"] <= row.paid == paid
+
+    def check_erasures(self, before: Seen, body: dict, old: dict, new: dict, at: datetime) -> None:
+        """The erasures a change or a stop lists: each camera whose window shrinks, its
+        visible clips before the cut-off (counted before it), the cut-off of the new window."""
+        shrinking = {camera for camera, plan in new.items() if camera in old and days_of(plan) < days_of(old[camera])}
+        assert {e["camera"] for e in body["erasures"]} == shrinking
+        for erasure in body["erasures"]:
+            cutoff = window_start(at, days_of(new[erasure["camera"]]))
+            assert erasure["recorded_before"] == iso_z(cutoff)
+            assert erasure["clips"] == self.visible_before(before, erasure["camera"], cutoff)
+
+    def check_stop(self, before: Seen, after: Seen, done: Done) -> None:
+        assert after.counts == before.counts  # nothing is charged now (section 13)
+        if done.refused is not None:
+            expected = {"past_due": "past_due", "none": "nothing_to_stop"}.get(before.status)
+            assert done.refused == expected, (done.refused, before.status)
+            assert after.state() == before.state()
+            return
+        assert before.status in ("active", "trialing")
+        stop = {"at": before.summary["current_period_end"], "kind": "stop", "cycle": None}
+        body = done.result
+        assert (body["lines"], body["net"], body["charge_now"], body["refund"], body["orders"]) == ([], 0, 0, 0, [])
+        assert (body["scheduled_change"], body["next_bill"], body["trial_end"]) == (
+            stop, None, before.summary["trial_end"])
+        assert (after.summary["scheduled_change"], after.summary["next_bill"]) == (stop, None)
+        for key in ("status", "cycle", "current_period_start", "current_period_end", "cameras", "credit_balance"):
+            assert after.summary[key] == before.summary[key], key
+        assert after.lines == before.lines
+        self.check_erasures(before, body, before.cameras, dict.fromkeys(before.cameras, "free"), before.period_end)
+
+    def check_drop(self, before: Seen, after: Seen, done: Done) -> None:
+        assert after.counts == before.counts
+        assert after.summary["scheduled_change"] is None
+        for key in ("status", "cycle", "current_period_start", "current_period_end", "cameras", "credit_balance"):
+            assert after.summary[key] == before.summary[key], key
+        if after.status in ("active", "trialing"):
+            assert after.summary["next_bill"] is not None  # renewal resumed
+
+    def check_replace(self, before: Seen, after: Seen, done: Done) -> None:
+        """Section 14: the new camera takes the plan, the line and the clips; no money moves."""
+        old, new = done.replaced
+        assert after.counts == before.counts
+        assert not Camera.objects.filter(pk=old).exists()
+        plan = before.cameras[old]
+        assert after.cameras == {(new if camera == old else camera): p for camera, p in before.cameras.items()}
+        moved = {(p, new if camera == old else camera): row for (p, camera), row in before.lines.items()}
+        assert after.lines == moved
+        for key in ("status", "cycle", "current_period_start", "current_period_end", "credit_balance",
+                    "scheduled_change", "next_bill", "trial_end", "price"):
+            assert after.summary[key] == before.summary[key], key
+        serial = Camera.objects.get(pk=new).serial
+        assert serial == f"SN-{self.account.pk}-NEW-{self.added - 1}"
+        assert TrialUse.objects.filter(kind="serial", key=serial).exists() == (plan != "free")
+
+    def check_card(self, before: Seen, after: Seen, done: Done) -> None:
+        new = list(Order.objects.filter(pk__gt=before.last_order))
+        if before.status != "past_due":  # saving a card charges nothing (a trial's too)
+            assert after.counts == before.counts
+            assert after.state() == before.state()
+            return
+        [attempt] = new  # the owner's attempt at the unpaid bill, at once
+        assert (attempt.kind, attempt.purpose, attempt.created_at) == ("charge", "renewal", before.now)
+        if attempt.status == "succeeded":
+            assert after.status == "active" and after.period_end == before.period_end
+        else:  # not one of the four: the schedule stays
+            assert after.status == "past_due" and after.next_retry == before.next_retry
+            assert after.card in DECLINING
+
+    def check_credit(self, before: Seen, after: Seen, done: Done) -> None:
+        [order] = Order.objects.filter(pk__gt=before.last_order)
+        assert (order.kind, order.status) == ("credit", "succeeded")
+        assert after.summary["credit_balance"] == before.summary["credit_balance"] + order.amount
+
+    def check_clip(self, before: Seen, after: Seen, done: Done) -> None:
+        assert after.counts == before.counts
+        assert after.state() == before.state()
+
+    def check_advance(self, before: Seen, after: Seen, done: Done) -> None:
+        """Time passing: every bill at its own instant; a trial's end, a stop and a lapse as
+        sections 5, 12 and 13 say."""
+        assert after.now == done.to
+        new = list(Order.objects.filter(pk__gt=before.last_order).order_by("created_at", "pk"))
+        for order in new:  # the clock's move makes only bills, each inside the move
+            assert (order.kind, order.purpose) == ("charge", "renewal")
+            assert before.now < order.created_at <= done.to
+        events = self.events(before)
+        to_free = [e for e in events if e.action in TO_FREE]
+        assert len(to_free) <= 1
+        if before.status != "none" and after.status == "none":
+            assert len(to_free) == 1
+        assert after.status == "none" or not to_free
+        for lapse in (e for e in to_free if e.action == Event.LAPSED_TO_FREE.value):
+            self.check_lapse(lapse)
+        due_passed = before.status != "none" and before.period_end <= done.to
+        if before.status in ("active", "trialing") and not due_passed:
+            assert new == [] and after.state() == before.state()
+        if before.summary["scheduled_change"] and before.summary["scheduled_change"]["kind"] == "stop" and due_passed:
+            # The stop at its instant: nothing billed, every camera to free, nothing held.
+            assert new == [] and after.counts == before.counts
+            assert [(e.action, e.at) for e in to_free] == [(Event.STOPPED.value, before.period_end)]
+            return
+        if before.status == "trialing" and due_passed:
+            self.check_trial_end(before, after, new, to_free)
+        elif before.status == "active" and due_passed:
+            first = new[0]  # the renewal at the period end, billing the period that starts there
+            assert (first.created_at, first.period_start) == (before.period_end, before.period_end)
+        elif before.status == "past_due" and before.next_retry <= done.to:
+            assert new[0].created_at == before.next_retry  # the retry at its date
+
+    def check_trial_end(self, before: Seen, after: Seen, new: list, to_free: list) -> None:
+        """Section 12: the first period starts at the trial's end and is billed like a renewal,
+        credit first; with no card for the rest the trial ends unpaid (to free, held)."""
+        end = before.period_end
+        due = before.summary["next_bill"]["amount"]  # the card's part of the first bill
+        if before.card is None and due > 0:
+            assert new == []
+            assert [(e.action, e.at) for e in to_free] == [(Event.TRIAL_ENDED_UNPAID.value, end)]
+            assert after.status == "none"
+            return
+        first = new[0]
+        assert (first.created_at, first.period_start) == (end, end)
+        if before.card in DECLINING and due > 0:
+            assert (first.status, first.amount, first.credit_used) == ("failed", due, 0)
+        else:
+            assert (first.status, first.amount) == ("succeeded", due)
+            assert first.credit_used == before.summary["next_bill"]["amount"] * 0 + first.credit_used
+            price = sum(get_catalog_price(before))
+            assert first.amount + first.credit_used == price
+
+    def check_lapse(self, lapse: AuditEvent) -> None:
+        """Section 5: the lapse follows the fourth failed attempt of the bill, each at its date."""
+        order = Order.objects.get(order_id=lapse.detail["order_id"])
+        assert (order.status, order.created_at) == ("failed", lapse.at)
+        attempts = Order.objects.filter(account=self.account, purpose="renewal", period_start=order.period_start,
+                                        status="failed").exclude(gateway_key__contains=":card-").order_by("created_at")
+        assert [a.created_at for a in attempts] == [order.period_start + d * DAY for d in RETRY_DAYS]
+
+
+def get_catalog_price(before: Seen) -> list[int]:
+    """The prices of the lines the state of `before` bills for its next period."""
+    from camcare.domain.periods import Cycle
+    from camcare.domain.pricing import PlanState, lines_of
+
+    return list(lines_of(PlanState(Cycle(before.summary["cycle"]), before.cameras), get_catalog()).values())
+
+
+def check_result(body: dict, before: Seen) -> None:
+    event("charged now" if body["charge_now"] else "refunded" if body["refund"] else
+          "credited" if body["credit_added"] else "no money")
+    assert body["net"] == body["charge_now"] + body["credit_used"] - body["credit_added"] - body["refund"]
+    for line in body["lines"]:
+        assert line["amount"] >= 0
+        if line["kind"] == "credit":  # never more than the line paid, net of credits
+            _, paid, credited = before.lines[(line["plan"], line["camera"])]
+            assert line["amount"] <= paid - credited
+
+
+def assert_sandbox_book() -> None:
+    """The sandbox's own book: refunds only of succeeded charges, never above them."""
+    for charge in SandboxCharge.objects.annotate(refunded=Sum("refunds__amount"), n=Count("refunds")):
+        assert (charge.refunded or 0) <= (charge.amount if charge.succeeded else 0), charge.pk
+
+
+def assert_billed_once() -> None:
+    """Each (subscription, period start) has at most one succeeded renewal charge, and a bill
+    at most four scheduled attempts (the owner's own attempts are outside them)."""
+    renewals = Order.objects.filter(purpose="renewal", kind="charge")
+    paid_twice = (renewals.filter(status="succeeded").values("account", "period_start")
+                  .annotate(n=Count("id")).filter(n__gt=1))
+    assert list(paid_twice) == []
+    tried = (renewals.filter(status="failed").exclude(Q(gateway_key__contains=":card-"))
+             .values("account", "period_start").annotate(n=Count("id")).filter(n__gt=4))
+    assert list(tried) == []
