@@ -310,12 +310,6 @@ def test_a_trial_quote_is_stale_once_it_was_started_without_it(api, two):
     unchanged_since(rows)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: removing a camera that is on free (DELETE /cameras/{id}, a no-op change) does not bump "
-    "the subscription's version, so a quote naming that camera stays executable: PUT /subscription "
-    "{quote} answers 200 trialing with a plus line for the removed camera (price 798 for one camera "
-    "on plus, next_bill 399), although its serial had a trial on another account meanwhile. "
-    "POLICY.md sections 9 and 12: the quote is for another state and must change nothing (409)."))
 def test_a_trial_quote_is_refused_once_its_cameras_serial_had_a_trial_elsewhere(api, outsider_api, two):
     porch, garden = two
     serial = serial_of(api, porch)
@@ -445,13 +439,6 @@ def test_a_trial_ending_without_a_card_moves_to_free_and_holds(api, owner, two, 
 # ---------------------------------------------------------------- the test clock and section 15
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: POST /test-clock runs the renewals at their own instants (renewals.run_due) but the "
-    "reminder sweep only at the target instant (test_clocks.advance_test_clock -> "
-    "send_due_reminders(at=to)): moving the clock in one call from Mar 20 over Mar 28 to the "
-    "trial's end Mar 31 never makes the 3-days-before reminder (trial_ending, or stop_reminder "
-    "when a stop is scheduled), which a move through Mar 28 makes. API.md: the move runs "
-    "everything that falls due up to `now` in time order; POLICY.md section 15: one notice per event."))
 @pytest.mark.parametrize("stop", [False, True], ids=["trial_ending", "stop_reminder"])
 def test_one_clock_move_over_the_trials_end_still_sends_its_reminder(stop, api, owner, two):
     porch, _ = two

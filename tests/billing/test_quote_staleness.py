@@ -71,3 +71,16 @@ def test_it_refuses_an_upgrade_quoted_before_a_support_refund(owner, subscribed,
     assert refused.value.code == "quote_stale"
     assert money_rows() == before
     assert set(selectors.current_plans(owner).values()) == {"plus"}
+
+
+def test_a_quote_naming_a_camera_removed_since_is_stale(owner, cameras, card, at):
+    """A free camera's removal moves no money (no new version), but the quote priced a state
+    with it: executing it would charge for a camera the account no longer has."""
+    at(2027, 3, 1)
+    porch, garden = cameras
+    quote = actions.preview_change(account=owner, cameras={porch.id: "plus", garden.id: "plus"}, actor=owner).quote_id
+    actions.remove_camera(account=owner, camera=porch, actor=owner)
+    with pytest.raises(BillingRefusal) as refused:
+        actions.change_plan(account=owner, quote_id=quote, actor=owner)
+    assert refused.value.code == "quote_stale"
+    assert not Order.objects.filter(account=owner).exists()

@@ -217,6 +217,9 @@ def _usable_quote(account, subscription, quote_id: str, cameras, cycle, trial: b
         or not quote.at <= now <= quote.at + QUOTE_TTL
         or ((cameras is not None or cycle is not None) and quote.target != _target_json(target, requested_cycle, trial))
         or (trial and not quote.target.get("trial"))
+        # The target names every camera of the account when priced: a camera removed since
+        # (a free one's removal moves no money, so no version) or added is another state.
+        or set(quote.target["cameras"]) != set(selectors.current_plans(account))
     )
     if stale:
         raise stale_quote()

@@ -96,12 +96,14 @@ def settle_claimed_bill(payment: payments.Payment) -> None:
 # ---------------------------------------------------------------- the billing run
 
 
-def run_due(*, account, until: datetime, on_test_clock: bool = False) -> int:
+def run_due(*, account, until: datetime, on_test_clock: bool = False,
+            before_each: Callable[[datetime], object] | None = None) -> int:
     """Bill, in time order, what fell due for `account` up to `until` (POLICY.md section 5):
     every renewal period that is paid, each as its own order, and one attempt of a failed
     bill (the next is at least a day later), the attempts made at `until`. `on_test_clock`:
     the account's test clock passes through each due instant on its way to `until`, and
-    each renewal and attempt is made at its own instant. Returns how many ran."""
+    each renewal and attempt is made at its own instant, `before_each(instant)` called just
+    before it (the test clock's reminders of that bill). Returns how many ran."""
     on_test_clock = on_test_clock and settings.TEST_CLOCKS and account.test_clock_at is not None
     ran = 0
     for _ in range(10_000):  # a bound: years of monthly periods, never an endless loop
@@ -115,6 +117,8 @@ def run_due(*, account, until: datetime, on_test_clock: bool = False) -> int:
         else:
             break
         if on_test_clock:
+            if before_each is not None:
+                before_each(when)
             set_test_clock(account, when)
         if step(subscription_id=subscription.pk, at=when if on_test_clock else until) is None:
             break  # claimed by a run in flight (or a crash the reconciler settles): not ours
