@@ -76,7 +76,7 @@ def walk_through(start_day: int, start_second: int, walk: list, card: str | None
         pass
 
 
-SETTINGS = settings(max_examples=35, deadline=None,
+SETTINGS = settings(deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 PAST_DUE_STORY = [  # subscribe, the card fails at renewal, priced changes refused, a good card pays
@@ -92,8 +92,9 @@ LAPSE_STORY = [  # every retry fails: back to free; then a new subscription and 
 ]
 STOP_STORY = [  # a stop, a change under it, annual -> monthly replaces it, a stop again, carried out
     ("target", {0: "plus", 1: "premium"}, "annual", "action"), ("clip", 1, 900), ("advance", 20 * DAY),
-    ("stop", "api"), ("target", {2: "plus"}, None, "quote"), ("target", {3: "free"}, "monthly", "api"), ("stop", "action"), ("drop", "api"), ("stop", "action"),
-    ("clip", 0, 500), ("replace", 0, "api"), ("until", "bill", 0), ("stop", "api"), ("trial", {0: "plus"}, None, "api"),
+    ("stop", "api"), ("target", {2: "plus"}, None, "quote"), ("target", {3: "free"}, "monthly", "api"),
+    ("stop", "action"), ("drop", "api"), ("stop", "action"), ("clip", 0, 500), ("replace", 0, "api"),
+    ("until", "bill", 0), ("stop", "api"), ("trial", {0: "plus"}, None, "api"),
 ]
 LAPSE_HOLD_STORY = [  # clips held at the lapse, a replacement carries them, a new paid period restores some
     ("target", {0: "premium", 1: "premium"}, None, "api"), ("clip", 0, 999), ("clip", 0, 600), ("clip", 1, 100),
@@ -108,7 +109,7 @@ LAPSE_HOLD_STORY = [  # clips held at the lapse, a replacement carries them, a n
 @example(start_day=30, start_second=3600, walk=LAPSE_STORY)
 @example(start_day=10, start_second=7, walk=STOP_STORY)
 @example(start_day=120, start_second=0, walk=LAPSE_HOLD_STORY)
-@SETTINGS
+@settings(SETTINGS, max_examples=60)
 @given(
     start_day=st.integers(0, 500),
     start_second=st.integers(0, 86399),
@@ -124,16 +125,17 @@ TRIAL_UNPAID_STORY = [  # no card: the trial ends unpaid, clips held; a card lat
     ("until", "bill", -1), ("until", "bill", 0), ("trial", {2: "plus"}, None, "action"), ("card", "tok_visa"),
     ("until", "hold", -1), ("target", {0: "plus"}, None, "action"), ("until", "hold", 0),
 ]
-TRIAL_DECLINED_STORY = [  # a declining card at the trial's end: past_due, four attempts, the lapse
+TRIAL_DECLINED_STORY = [  # a declining card at the trial's end: past_due, four attempts, the lapse, its hold
     ("trial", {0: "premium", 2: "premium"}, "annual", "api"), ("clip", 0, 500), ("advance", 5 * DAY),
-    ("target", {1: "plus"}, "monthly", "action"),
-    ("stop", "action"), ("drop", "api"), ("until", "bill", 0), ("stop", "api"), ("until", "bill", DAY),
-    ("replace", 2, "api"), ("until", "bill", 0), ("until", "bill", 0), ("until", "hold", 1),
+    ("target", {1: "plus"}, "monthly", "action"), ("stop", "action"), ("drop", "api"), ("until", "bill", -1),
+    ("clip", 0, 100), ("clip", 1, 999), ("until", "bill", 0), ("stop", "api"), ("until", "bill", DAY),
+    ("replace", 2, "api"), ("until", "bill", 0), ("until", "bill", 0), ("until", "hold", -1), ("until", "hold", 0),
 ]
-TRIAL_PAID_STORY = [  # a card pays the first bill at the trial's end, credit first; then a cancel refunds
+TRIAL_PAID_STORY = [  # the first bill at the trial's end, credit first; a cancel refunds; no second trial
     ("credit", 500), ("trial", {0: "plus", 3: "premium"}, None, "action"), ("replace", 3, "action"),
-    ("cancel", "quote"), ("trial", {0: "plus"}, None, "quote"), ("target", {0: "plus"}, None, "quote"),
-    ("until", "bill", 0), ("stop", "api"), ("target", {1: "plus"}, "annual", "quote"), ("until", "bill", 1),
+    ("target", {3: "free"}, "annual", "quote"), ("target", {}, "monthly", "api"), ("until", "bill", 0),
+    ("trial", {0: "plus"}, None, "quote"), ("stop", "api"), ("target", {1: "plus"}, "annual", "quote"),
+    ("cancel", "quote"), ("target", {0: "plus"}, None, "action"), ("until", "bill", 1),
 ]
 
 
@@ -141,7 +143,7 @@ TRIAL_PAID_STORY = [  # a card pays the first bill at the trial's end, credit fi
 @example(start_day=59, start_second=0, card=None, walk=TRIAL_UNPAID_STORY)
 @example(start_day=1, start_second=59, card="tok_insufficientFunds", walk=TRIAL_DECLINED_STORY)
 @example(start_day=400, start_second=86399, card="tok_visa", walk=TRIAL_PAID_STORY)
-@SETTINGS
+@settings(SETTINGS, max_examples=40)
 @given(
     start_day=st.integers(0, 500),
     start_second=st.integers(0, 86399),
@@ -149,7 +151,7 @@ TRIAL_PAID_STORY = [  # a card pays the first bill at the trial's end, credit fi
     # A trial, clips, what happens in it, its end (or just before it), and what follows.
     walk=st.tuples(first_trials, st.lists(clips, max_size=3), st.lists(trial_steps, max_size=5),
                    st.tuples(st.just("until"), st.just("bill"), st.sampled_from([-1, 0, 0, 0, 1, 3 * DAY])),
-                   st.lists(trial_steps, max_size=8)).map(
+                   st.lists(st.one_of(trial_steps, st.just(("until", "bill", 0))), max_size=8)).map(
         lambda parts: [parts[0], *parts[1], *parts[2], parts[3], *parts[4]]),
 )
 def test_trials_stops_and_replacements_keep_every_invariant(start_day, start_second, card, walk):

@@ -112,3 +112,24 @@ def readme_screenshot(page, name: str, size: dict = DESKTOP) -> None:
     page.set_viewport_size(size)
     page.screenshot(path=README_SCREENSHOTS / f"{name}.png", full_page=True)
     page.set_viewport_size(DESKTOP)
+
+
+LOS_ANGELES = "America/Los_Angeles"
+
+
+@pytest.fixture
+def la_page(browser, live_server, transactional_db):
+    """A page of a browser whose clock is in Los Angeles, failing the test on any script
+    error, CSP violation or missing static file (as tests/e2e/conftest.py's `page`)."""
+    context = browser.new_context(base_url=live_server.url, viewport=PHONE, timezone_id=LOS_ANGELES)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error"
+            and not message.text.startswith("Failed to load resource") else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("response", lambda response: errors.append(f"{response.status} {response.url}")
+            if response.status >= 400 and response.request.resource_type != "document" else None)
+    yield page
+    context.close()
+    assert errors == [], errors

@@ -19,8 +19,8 @@ from camcare.cameras.models import Camera
 from camcare.cameras.services import register_camera
 from tests.cameras.conftest import add_clip
 from tests.conftest import set_clock, utc
-from tests.e2e.conftest import check_page
-from tests.e2e.test_time_zone import LOS_ANGELES, la_page, sign_up  # noqa: F401 (la_page: a fixture)
+from tests.e2e.conftest import LOS_ANGELES, check_page
+from tests.e2e.test_time_zone import sign_up
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -13,29 +13,10 @@ from camcare.accounts.models import Account
 from camcare.billing import actions
 from camcare.cameras.services import register_camera
 from tests.conftest import PASSWORD, set_clock, utc
-from tests.e2e.conftest import DESKTOP, PHONE, check_page, screenshots
+from tests.e2e.conftest import DESKTOP, LOS_ANGELES, PHONE, check_page, screenshots
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-LOS_ANGELES = "America/Los_Angeles"
-
-
-@pytest.fixture
-def la_page(browser, live_server, transactional_db):
-    """A page of a browser whose clock is in Los Angeles, failing the test on any script
-    error, CSP violation or missing static file (as tests/e2e/conftest.py's `page`)."""
-    context = browser.new_context(base_url=live_server.url, viewport=PHONE, timezone_id=LOS_ANGELES)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    errors: list[str] = []
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error"
-            and not message.text.startswith("Failed to load resource") else None)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("response", lambda response: errors.append(f"{response.status} {response.url}")
-            if response.status >= 400 and response.request.resource_type != "document" else None)
-    yield page
-    context.close()
-    assert errors == [], errors
 
 
 def sign_up(page: Page, email: str) -> Account:
