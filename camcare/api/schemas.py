@@ -174,6 +174,8 @@ class Erasure(Schema):
     camera: str
     clips: int
     recorded_before: str
+    held: bool = Field(default=False, description="Held clips (after a lapse or a trial that ended unpaid) that "
+                                                  "the new plan does not cover: hidden, so not downloadable")
 
 
 class OrderOut(Schema):

@@ -141,11 +141,14 @@ def new_windows(plans: dict[str, str], at: datetime) -> dict[str, datetime]:
             for camera, plan in plans.items() if plan in catalog}
 
 
-def release_preview(account, *, windows: dict[str, datetime], at: datetime) -> dict[str, tuple[int, int]]:
+def release_preview(account, *, windows: dict[str, datetime], at: datetime,
+                    camera_ids: list[str] | None = None) -> dict[str, tuple[int, int]]:
     """{camera id: (clips that would come back, clips that would be erased)} if a paid
     period with `windows` started at `at`; one grouped query. Cameras without held clips
-    are absent."""
-    rows = (held_of(account).values("camera_id")
+    are absent. `camera_ids`: the account's cameras, when the caller knows them (the
+    query then reads clips by camera, without a join)."""
+    held = Clip.objects.held().filter(camera_id__in=camera_ids) if camera_ids is not None else held_of(account)
+    rows = (held.values("camera_id")
             .annotate(back=Count("pk", filter=_inside(windows) & Q(held_until__gt=at)), held=Count("pk"))
             .values_list("camera_id", "back", "held"))
     return {camera: (back, held - back) for camera, back, held in rows}

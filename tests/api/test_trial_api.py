@@ -341,7 +341,8 @@ def test_a_stop_during_the_trial_ends_it_without_a_bill(api, owner, two, django_
     assert stopped["trial_end"] == TRIAL_END
     assert (stopped["charge_now"], stopped["net"], stopped["refund"], stopped["orders"], stopped["next_bill"]) == (
         0, 0, 0, [], None)
-    assert stopped["erasures"] == [{"camera": porch, "clips": 0, "recorded_before": "2027-03-29T00:00:00Z"}]  # at the stop
+    assert stopped["erasures"] == [{"camera": porch, "clips": 0, "recorded_before": "2027-03-29T00:00:00Z",
+                                    "held": False}]  # at the stop
     summary = ok(api.get("subscription"))
     assert stopped["subscription"] == summary
     assert (summary["status"], summary["trial_end"], summary["scheduled_change"], summary["next_bill"]) == (

@@ -109,7 +109,7 @@ LAPSE_HOLD_STORY = [  # clips held at the lapse, a replacement carries them, a n
 @example(start_day=30, start_second=3600, walk=LAPSE_STORY)
 @example(start_day=10, start_second=7, walk=STOP_STORY)
 @example(start_day=120, start_second=0, walk=LAPSE_HOLD_STORY)
-@settings(SETTINGS, max_examples=60)
+@settings(SETTINGS, max_examples=50)
 @given(
     start_day=st.integers(0, 500),
     start_second=st.integers(0, 86399),

@@ -536,7 +536,8 @@ class Walk:
             assert not paid_target
         self.check_schedule_kept(before, after, done)
         self.check_credits(before, body)
-        self.check_erasures(before, body, before.cameras, done.target, before.now)
+        self.check_erasures(before, body, before.cameras, done.target, before.now,
+                            starts_paid=before.status == "none" and after.status == "active")
 
     def check_schedule_kept(self, before: Seen, after: Seen, done: Done) -> None:
         """Section 13: a change keeps the stop at the end of the (new) period; asking for
@@ -560,15 +561,31 @@ class Walk:
             assert row.ended_at is not None
             assert row.credited == credited + line["amount"] <= row.paid == paid
 
-    def check_erasures(self, before: Seen, body: dict, old: dict, new: dict, at: datetime) -> None:
+    def check_erasures(self, before: Seen, body: dict, old: dict, new: dict, at: datetime, *,
+                       starts_paid: bool = False) -> None:
         """The erasures a change or a stop lists: each camera whose window shrinks, its
-        visible clips before the cut-off (counted before it), the cut-off of the new window."""
+        visible clips before the cut-off (counted before it), the cut-off of the new window.
+        A new paid period during a hold may also list, marked `held`, each camera's held
+        clips outside its new window (erased at once, section 6): then exactly those."""
+        shrinks = [e for e in body["erasures"] if not e.get("held")]
         shrinking = {camera for camera, plan in new.items() if camera in old and days_of(plan) < days_of(old[camera])}
-        assert {e["camera"] for e in body["erasures"]} == shrinking
-        for erasure in body["erasures"]:
+        assert {e["camera"] for e in shrinks} == shrinking, (body["erasures"], old, new)
+        for erasure in shrinks:
             cutoff = window_start(at, days_of(new[erasure["camera"]]))
             assert erasure["recorded_before"] == iso_z(cutoff)
             assert erasure["clips"] == self.visible_before(before, erasure["camera"], cutoff)
+        listed = {e["camera"]: (e["clips"], e["recorded_before"]) for e in body["erasures"] if e.get("held")}
+        if not listed:
+            return
+        assert starts_paid, body["erasures"]
+        expected = {}
+        for camera, plan in new.items():
+            cutoff = window_start(at, days_of(plan))
+            erased = sum(1 for cam, recorded, held in before.clips.values()
+                         if cam == camera and held is not None and recorded < cutoff)
+            if erased:
+                expected[camera] = (erased, iso_z(cutoff))
+        assert listed == expected
 
     def check_stop(self, before: Seen, after: Seen, done: Done) -> None:
         assert after.counts == before.counts  # nothing is charged now (section 13)

@@ -22,6 +22,7 @@ from camcare.billing.errors import BillingRefusal
 from camcare.cameras import erasure, holds, services
 from camcare.cameras.models import Clip
 from camcare.cameras.views import download_url
+from camcare.domain.periods import iso_z
 from tests.cameras.conftest import NOW, add_clip, clip_ids, media_files
 from tests.conftest import PASSWORD, set_clock, utc
 
@@ -268,3 +269,23 @@ def test_removing_a_camera_erases_its_held_clips_too(owner, garden, lapsed):
     erasure.erase_camera(garden.camera.id)
     assert not Clip.objects.filter(pk=lapsed["g10"].pk).exists()
     assert lapsed["g10"].file.name not in media_files()
+
+
+
+def test_the_subscribe_preview_lists_the_held_clips_it_would_erase(owner, porch, garden, lapsed,
+                                                                   django_capture_on_commit_callbacks):
+    """POLICY.md section 6: told exactly what before confirming. Plus on Porch 3 days after
+    the lapse brings back p5 and erases p20 (and Garden's, which stays on Free); the
+    preview lists those, marked held (nothing to download), and the change erases them."""
+    at = LAPSE + 3 * DAY
+    move_clock(owner, at, django_capture_on_commit_callbacks)
+    actions.save_payment_method(account=owner, token="tok_visa", actor=owner)
+    preview = actions.preview_change(account=owner, cameras={porch.camera.id: "plus"}, actor=owner).to_api()
+    assert sorted(preview["erasures"], key=lambda e: e["recorded_before"]) == [
+        {"camera": porch.camera.id, "clips": 1, "recorded_before": iso_z(at - 14 * DAY), "held": True},
+        {"camera": garden.camera.id, "clips": 1, "recorded_before": iso_z(at - 2 * DAY), "held": True},
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        result = actions.change_plan(account=owner, quote_id=preview["quote"], actor=owner).to_api()
+    assert result["erasures"] == preview["erasures"]
+    assert clip_ids() == ids(lapsed, "p5")  # p1 left Free's window on the way

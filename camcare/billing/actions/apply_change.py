@@ -73,12 +73,21 @@ def describe(outcome: Outcome, account) -> str:
     return (label + ": " + "; ".join(parts))[:200] if parts else label
 
 
-def erasures_of(outcome: Outcome) -> list[dict]:
-    """What the change erases (POLICY.md section 6): each shrinking camera, its clips, the cut-off."""
-    return [
+def erasures_of(outcome: Outcome, account=None) -> list[dict]:
+    """What the change erases (POLICY.md section 6): each shrinking camera, its clips, the
+    cut-off; and, for a new paid period of `account` during a hold, each camera's held clips
+    outside the new windows (`held`: they are hidden, so there is nothing to download)."""
+    erasures = [
         {"camera": s.camera, "clips": erasure.count_clips_before(s.camera, s.cutoff), "recorded_before": iso_z(s.cutoff)}
         for s in outcome.shrinks
     ]
+    if account is not None and starts_paid_period(outcome):
+        windows = holds.new_windows(dict(outcome.state.cameras), outcome.at)
+        released = holds.release_preview(account, windows=windows, at=outcome.at,
+                                         camera_ids=list(outcome.state.cameras))  # every camera of it
+        erasures += [{"camera": camera, "clips": erased, "recorded_before": iso_z(windows[camera]), "held": True}
+                     for camera, (_, erased) in sorted(released.items()) if erased and camera in windows]
+    return erasures
 
 
 def apply_change(payment: payments.Payment, results: dict[int, GatewayResult], *, quote: Quote,
@@ -91,7 +100,7 @@ def apply_change(payment: payments.Payment, results: dict[int, GatewayResult], *
     old = {"cycle": subscription.cycle, "cameras": selectors.current_plans(account)}
     payments.release(payment, **_subscription_fields_after(outcome))
     Quote.objects.filter(pk=quote.pk).update(executed_at=outcome.at)
-    erasures = erasures_of(outcome)  # counted before the change commits, erased after
+    erasures = erasures_of(outcome, account)  # counted before the change commits, erased after
     _apply_lines(subscription, outcome)
     for camera, plan in outcome.state.cameras.items():
         Camera.objects.filter(account=account, id=camera).exclude(plan=plan).update(plan=plan)

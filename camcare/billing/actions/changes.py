@@ -177,7 +177,7 @@ def preview_change(*, account, cameras: dict | None = None, cycle: str | None = 
 def _preview(account, cameras, cycle, *, cancel: bool = False, trial: bool = False) -> ChangeResult:
     subscription, target, requested_cycle, outcome = _priced_now(account, cameras, cycle, cancel=cancel, trial=trial)
     quote = _record_quote(account, subscription, target, requested_cycle, outcome, trial)
-    return ChangeResult(outcome, erasures_of(outcome), quote_id=quote.id)
+    return ChangeResult(outcome, erasures_of(outcome, account), quote_id=quote.id)
 
 
 def _all_free(current: dict[str, str]) -> dict[str, str]:

@@ -35,7 +35,8 @@ def describe_erasures(result: dict, cameras: dict[str, Camera]) -> list[dict]:
         rows.append({
             **erasure,
             "camera_name": camera.name if camera else erasure.get("camera"),
-            "download_url": download_url(erasure["camera"], erasure["recorded_before"]) if erasure.get("clips") else "",
+            "download_url": (download_url(erasure["camera"], erasure["recorded_before"])
+                             if erasure.get("clips") and not erasure.get("held") else ""),
         })
     return rows
 
