@@ -89,6 +89,8 @@ def _verified(signed_payload: str):
 
 def _status(notification, transaction, renewal) -> PurchaseStatus:
     kind = notification.notificationType
+    if kind == Kind.EXPIRED and notification.subtype == Subtype.BILLING_RETRY:
+        return PurchaseStatus.BILLING_RETRY  # the store's retries ran out: a failed payment, not a choice
     if kind in STATUS_OF:
         return STATUS_OF[kind]
     if kind == Kind.DID_FAIL_TO_RENEW:

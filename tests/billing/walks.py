@@ -33,7 +33,7 @@ from camcare.billing.models import (
     SubscriptionLine,
     TrialUse,
 )
-from camcare.cameras import holds, services
+from camcare.cameras import erasure, holds, services
 from camcare.cameras.models import Camera, Clip
 from camcare.catalog import get_catalog
 from camcare.domain.periods import Cycle, iso_z, parse_instant, window_start
@@ -141,6 +141,8 @@ class Walk:
         self.had_paid = False
         self.ended: dict[int, tuple] = {}  # ended lines: history, never written again
         self.last: Seen | None = None
+        self.released: list[str] = []  # serials of cameras that left the account
+        self.used_serials: set[str] = set()  # the model: serials that had a paid plan or a trial
 
     # ---------------------------------------------------------------- running a step
 
@@ -153,6 +155,9 @@ class Walk:
             done = getattr(self, f"step_{kind}")(before, *args)
         after = self.observe()
         self.had_paid = self.had_paid or after.status != "none"
+        if after.status != "none":
+            self.used_serials |= set(Camera.objects.filter(account=self.account).exclude(plan="free")
+                                     .values_list("serial", flat=True))
         self.follow_clips(before, after, kind, done)
         self.check_invariants(before, after)
         getattr(self, f"check_{'change' if kind in CHANGES else 'advance' if kind in ADVANCES else kind}")(
@@ -266,6 +271,7 @@ class Walk:
     def step_remove(self, before, index, via) -> Done:
         """The camera leaves (its line credited or refunded); a new one takes its place."""
         camera = self.cameras[index]
+        serial = Camera.objects.get(pk=camera).serial
         done = Done(target={**before.cameras, camera: "free"}, removed=camera)
         if via == "api":
             first = self.twice("delete", f"cameras/{camera}")
@@ -281,6 +287,7 @@ class Walk:
                 done.refused = refused.code
                 return done
         assert not Camera.objects.filter(pk=camera).exists()
+        self.released.append(serial)
         self.cameras[index] = add_camera(self.account, f"Cam {self.added}").id
         self.added += 1
         return done
@@ -305,6 +312,7 @@ class Walk:
     def step_replace(self, before, index, via) -> Done:
         """A new camera (a new serial, given untidy) takes the place of one of the account's."""
         old = self.cameras[index]
+        self.released.append(Camera.objects.get(pk=old).serial)
         serial = f" sn-{self.account.pk}-new-{self.added} "
         self.added += 1
         if via == "api":
@@ -317,6 +325,36 @@ class Walk:
                                          model="KC300", actor=self.account).camera.pk
         self.cameras[index] = new
         return Done(replaced=(old, new))
+
+    def step_elsewhere(self, before, which, plan) -> Done:
+        """A camera that left the account is registered on a new account (its serial given
+        untidy), which asks for the trial with it: refused exactly when the serial has had a
+        paid plan or a trial (section 12). Then it leaves that account too."""
+        if not self.released:
+            return Done()
+        serial = self.released[which % len(self.released)]
+        other = make_account(f"elsewhere-{uuid.uuid4().hex}@example.com")
+        set_clock(other, before.now)
+        camera, _ = services.register_camera(other, "Second hand", "KC200", f"  {serial.lower()} ")
+        assert camera.serial == serial
+        try:
+            actions.change_plan(account=other, cameras={camera.pk: plan}, trial=True, actor=other)
+            refused = None
+        except BillingRefusal as refusal:
+            refused = refusal.code
+        assert (refused == "trial_not_available") == (serial in self.used_serials), (refused, serial)
+        assert refused in (None, "trial_not_available")
+        summary = selectors.subscription_summary(other)
+        assert summary["status"] == ("none" if refused else "trialing")
+        if refused is None:
+            self.used_serials.add(serial)
+            actions.cancel_subscription(account=other, actor=other)
+        erasure.erase_camera(camera.pk)
+        return Done(refused=refused)
+
+    def check_elsewhere(self, before: Seen, after: Seen, done: Done) -> None:
+        assert after.counts == before.counts  # a trial and its cancel move no money
+        assert after.state() == before.state()
 
     def step_advance(self, before, seconds) -> Done:
         to = before.now + timedelta(seconds=seconds)
@@ -345,7 +383,7 @@ class Walk:
 
     def step_clip(self, before, index, share) -> Done:
         """A clip uploaded now, recorded somewhere inside the camera's window (an upload
-        outside it is refused), `share` thousandths of the window ago."""
+        outside it is refused), `share` thousandths of the window ago (1000: at its cut-off, still inside)."""
         camera = self.cameras[index]
         ago = share * days_of(before.cameras[camera]) * 86400 // 1000
         recorded = before.now - timedelta(seconds=ago)
@@ -472,6 +510,7 @@ class Walk:
             assert after.period_end > after.now  # the clock's move ran everything due
         account_used = TrialUse.objects.filter(kind="account", key=str(self.account.pk)).exists()
         assert account_used == self.had_paid
+        assert set(TrialUse.objects.filter(kind="serial").values_list("key", flat=True)) == self.used_serials
         if subscription is not None:
             for line in SubscriptionLine.objects.filter(subscription=subscription, ended_at__isnull=False):
                 row = (line.plan, line.camera_key, line.paid, line.credited, line.ended_at)
@@ -570,10 +609,10 @@ class Walk:
         shrinks = [e for e in body["erasures"] if not e.get("held")]
         shrinking = {camera for camera, plan in new.items() if camera in old and days_of(plan) < days_of(old[camera])}
         assert {e["camera"] for e in shrinks} == shrinking, (body["erasures"], old, new)
-        for erasure in shrinks:
-            cutoff = window_start(at, days_of(new[erasure["camera"]]))
-            assert erasure["recorded_before"] == iso_z(cutoff)
-            assert erasure["clips"] == self.visible_before(before, erasure["camera"], cutoff)
+        for entry in shrinks:
+            cutoff = window_start(at, days_of(new[entry["camera"]]))
+            assert entry["recorded_before"] == iso_z(cutoff)
+            assert entry["clips"] == self.visible_before(before, entry["camera"], cutoff)
         listed = {e["camera"]: (e["clips"], e["recorded_before"]) for e in body["erasures"] if e.get("held")}
         if not listed:
             return

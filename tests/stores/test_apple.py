@@ -166,16 +166,18 @@ def test_it_keeps_the_plan_through_the_stores_billing_grace(owner, cams, iphone,
     assert (sub.status, sub.next_retry_at, sub.period_end) == ("active", None, MAY_1)
 
 
-@pytest.mark.parametrize(("kind", "subtype"), [("DID_FAIL_TO_RENEW", None), ("GRACE_PERIOD_EXPIRED", None),
-                                               ("EXPIRED", "VOLUNTARY"), ("EXPIRED", "BILLING_RETRY"),
-                                               ("REFUND", None), ("REVOKE", None)])
-def test_it_moves_the_cameras_to_free_and_erases_outside_the_free_window_when_the_entitlement_ends(
-        kind, subtype, owner, cams, iphone, django_capture_on_commit_callbacks):
+@pytest.mark.parametrize(("kind", "subtype", "held"), [
+    ("DID_FAIL_TO_RENEW", None, True), ("GRACE_PERIOD_EXPIRED", None, True), ("EXPIRED", "BILLING_RETRY", True),
+    ("EXPIRED", "VOLUNTARY", False), ("REFUND", None, False), ("REVOKE", None, False)])
+def test_it_moves_the_cameras_to_free_and_erases_or_holds_outside_the_free_window_when_the_entitlement_ends(
+        kind, subtype, held, owner, cams, iphone, django_capture_on_commit_callbacks):
+    """A failed payment (the store's retries ran out) holds the older clips for 14 days
+    (POLICY.md section 6); the owner's own ending (a cancel, a refund) erases them."""
     porch, _ = cams
     ok(send(iphone, "SUBSCRIBED", "INITIAL_BUY"))
     set_clock(owner, utc(2027, 3, 20))
     recent = add_clip(porch, utc(2027, 3, 19))
-    add_clip(porch, utc(2027, 3, 10))
+    older = add_clip(porch, utc(2027, 3, 10))
     revoked = utc(2027, 3, 20) if kind in ("REFUND", "REVOKE") else None
     with django_capture_on_commit_callbacks(execute=True):
         ok(send(iphone, kind, subtype, signed=utc(2027, 3, 20), revoked=revoked))
@@ -183,7 +185,11 @@ def test_it_moves_the_cameras_to_free_and_erases_outside_the_free_window_when_th
     sub = subscription(owner)
     assert (sub.status, sub.channel, sub.store) == ("none", "web", "")
     assert not SubscriptionLine.objects.filter(ended_at__isnull=True).exists()
-    assert list(Clip.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert list(Clip.objects.visible().values_list("pk", flat=True)) == [recent.pk]
+    if held:
+        assert Clip.objects.get(pk=older.pk).held_until == utc(2027, 4, 3)
+    else:
+        assert not Clip.objects.filter(pk=older.pk).exists()
     assert StorePurchase.objects.get().role == Role.ENDED
     assert no_money_moved()
 

@@ -37,7 +37,7 @@ from camcare.audit.events import Event, audit
 from camcare.billing import selectors
 from camcare.billing.actions.common import subscription_for
 from camcare.billing.models import Channel, Store, Subscription, SubscriptionLine
-from camcare.cameras import erasure
+from camcare.cameras import erasure, holds
 from camcare.cameras.models import Camera
 from camcare.catalog import get_catalog
 from camcare.domain.catalog import FREE, Catalog
@@ -210,9 +210,10 @@ def _event(subscription: Subscription, old: dict, new: dict, entitlement: StoreE
 
 
 def _end(account, subscription: Subscription, at: datetime, *, actor, reason: str, lapsed: bool) -> Applied:
-    """Every camera to free and the clips outside the free window erased (a later issue
-    holds them for 14 days instead, POLICY.md section 6). The next paid line starts a new
-    web subscription, as after a cancel on the web."""
+    """Every camera to free. The clips outside the free window are held for 14 days when
+    the store ended it for a failed payment (`lapsed`: POLICY.md section 6, a failed
+    payment holds instead of erasing), else erased (the owner cancelled in the store).
+    The next paid line starts a new web subscription, as after a cancel on the web."""
     catalog = get_catalog()
     old = selectors.current_plans(account)
     with transaction.atomic():
@@ -225,7 +226,10 @@ def _end(account, subscription: Subscription, at: datetime, *, actor, reason: st
               at=at, channel=Channel.APP_STORE.value, store=subscription.store, reason=reason,
               old={"status": subscription.status, "channel": subscription.channel, "cameras": old},
               new={"status": Status.NONE.value, "channel": Channel.WEB.value, "cameras": free})
-        _erase_after_commit(_shrinks(old, free, catalog, at))
+        if lapsed:  # in this transaction: no sweep between free and the hold
+            holds.hold_after_lapse(account, old_plans=old, at=at)
+        else:
+            _erase_after_commit(_shrinks(old, free, catalog, at))
     return Applied.ENDED
 
 
