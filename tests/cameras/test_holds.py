@@ -289,3 +289,13 @@ def test_the_subscribe_preview_lists_the_held_clips_it_would_erase(owner, porch,
         result = actions.change_plan(account=owner, quote_id=preview["quote"], actor=owner).to_api()
     assert result["erasures"] == preview["erasures"]
     assert clip_ids() == ids(lapsed, "p5")  # p1 left Free's window on the way
+
+
+def test_the_removal_page_says_the_held_clips_go_too(owner, porch, lapsed):
+    from django.urls import reverse
+
+    from tests.portal.conftest import signed_in as recently_signed_in
+
+    page = recently_signed_in(owner).get(reverse("portal:camera_remove", args=[porch.camera.id]))
+    body = page.content.decode()
+    assert "Its 2 held clips are erased too" in body  # p5 and p20 (p40 was outside premium's window)

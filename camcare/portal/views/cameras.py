@@ -20,7 +20,7 @@ from camcare import clock
 from camcare.billing import actions, selectors
 from camcare.billing.errors import BillingRefusal
 from camcare.billing.models import Order, OrderKind, OrderStatus, Quote
-from camcare.cameras import erasure, services
+from camcare.cameras import erasure, holds, services
 from camcare.cameras.errors import CameraRefusal
 from camcare.cameras.views import FIELD_OF_REFUSAL, download_url
 from camcare.catalog import get_catalog
@@ -89,8 +89,9 @@ def _remove_page(request, camera, *, form=None, shown=None):
     shown = shown or refusal
     cutoff = _all_clips_before(request.user)
     clips = erasure.count_clips_before(camera.id, cutoff)
+    held = holds.held_summary(request.user).get(camera.id, (0, None))[0]  # hidden, erased too
     context = {
-        "camera": camera, "shown": shown, "blocked": refusal is not None, "clips": clips,
+        "camera": camera, "shown": shown, "blocked": refusal is not None, "clips": clips, "held": held,
         "plan_name": plan_name(get_catalog(), camera.plan),
         "download_url": download_url(camera.id, cutoff) if clips else "",
         "form": form or RemoveCameraForm(initial={"quote_id": stored["quote"] if stored else ""}),
