@@ -270,12 +270,20 @@ def record_annual_renewal(subscription, *, amount: int, credit_used: int, curren
     return enqueue(account=account, kind="annual_renewal", key=key, context={
         "renews_at": format_day_time(subscription.period_end, zone),
         "renews_on": format_day(subscription.period_end, zone),
+        **bill_words(amount=amount, credit_used=credit_used, currency=currency, card=card),
+    }) is not None
+
+
+def bill_words(*, amount: int, credit_used: int, currency: str, card: PaymentMethod | None) -> dict:
+    """A coming bill as a reminder shows it: the total, the card part (`amount` minor units)
+    after `credit_used` of credit, the card, and whether a card is needed at all."""
+    return {
         "total": format_money(amount + credit_used, currency),
         "amount": format_money(amount, currency),
         "credit_used": format_money(credit_used, currency) if credit_used else "",
         "card": card_words(card.brand, card.last4) if card else "",
         "card_needed": amount > 0,
-    }) is not None
+    }
 
 
 def record_card_expiring(subscription, *, card: PaymentMethod, amount: int, currency: str,
@@ -307,11 +315,7 @@ def record_trial_ending(subscription, *, amount: int, credit_used: int, currency
     return enqueue(account=account, kind="trial_ending", key=key, context={
         "ends_at": format_day_time(subscription.period_end, zone),
         "ends_on": format_day(subscription.period_end, zone),
-        "total": format_money(amount + credit_used, currency),
-        "amount": format_money(amount, currency),
-        "credit_used": format_money(credit_used, currency) if credit_used else "",
-        "card": card_words(card.brand, card.last4) if card else "",
-        "card_needed": amount > 0,
+        **bill_words(amount=amount, credit_used=credit_used, currency=currency, card=card),
         "free_plan": plan_name(FREE),
         "free_days": get_catalog()[FREE].history_days,
     }) is not None
