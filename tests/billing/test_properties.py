@@ -63,6 +63,13 @@ trial_steps = st.one_of(
     untils, untils, untils, targets, targets, clips, clips, advances, cards, stops, drops, replacements,
     cancels, trials, removals, credits, elsewhere,
 )
+# A trial, clips, what happens in it, its end (or just before it), and what follows, where
+# every other step is the next bill (the retries of a declined one, up to the lapse).
+trial_walks = st.tuples(
+    first_trials, st.lists(clips, max_size=3), st.lists(trial_steps, max_size=5),
+    st.tuples(st.just("until"), st.just("bill"), st.sampled_from([-1, 0, 0, 0, 1, 3 * DAY])),
+    st.lists(st.booleans().flatmap(lambda bill: st.just(("until", "bill", 0)) if bill else trial_steps), max_size=8),
+).map(lambda parts: [parts[0], *parts[1], *parts[2], parts[3], *parts[4]])
 
 
 def walk_through(start_day: int, start_second: int, walk: list, card: str | None = "tok_visa") -> None:
@@ -149,12 +156,7 @@ TRIAL_PAID_STORY = [  # the first bill at the trial's end, credit first; a cance
     start_day=st.integers(0, 500),
     start_second=st.integers(0, 86399),
     card=st.sampled_from([None, None, "tok_visa", "tok_chargeDeclined", "tok_insufficientFunds"]),
-    # A trial, clips, what happens in it, its end (or just before it), and what follows.
-    walk=st.tuples(first_trials, st.lists(clips, max_size=3), st.lists(trial_steps, max_size=5),
-                   st.tuples(st.just("until"), st.just("bill"), st.sampled_from([-1, 0, 0, 0, 1, 3 * DAY])),
-                   st.lists(st.booleans().flatmap(lambda bill: st.just(("until", "bill", 0)) if bill else trial_steps),
-                            max_size=8)).map(
-        lambda parts: [parts[0], *parts[1], *parts[2], parts[3], *parts[4]]),
+    walk=trial_walks,
 )
 def test_trials_stops_and_replacements_keep_every_invariant(start_day, start_second, card, walk):
     walk_through(start_day, start_second, walk, card)

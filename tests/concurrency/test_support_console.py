@@ -85,41 +85,42 @@ def test_it_never_refunds_more_than_the_charge_for_simultaneous_staff_refunds(se
     rounds.done()
 
 
+def _refunded_once(owner, books, fields) -> list[str]:
+    # 100 + 100 <= 399: only the form's one-time key can tell the second from a new refund.
+    refunds = books.moved(owner).refunds
+    return [] if refunds == [100] else [f"gateway refunds {refunds} (form fields {sorted(fields)})"]
+
+
+def _credited_once(owner, books, fields) -> list[str]:
+    credits = [o["amount"] for o in books.moved(owner).orders if o["kind"] == "credit" and o["status"] == "succeeded"]
+    balance = owner.api.get("credit")["balance"]
+    return [] if (credits, balance) == ([250], 250) else [
+        f"credit orders {credits}, balance {balance} (form fields {sorted(fields)})"]
+
+
+# (form, amount in cents, who may send it, the check that it moved once)
+SENT_TWICE = {
+    "refund": (100, "staff", _refunded_once),
+    "credit": (250, "billing_admin", _credited_once),
+}
+
+
 @pytest.mark.parametrize("how", ["one after the other", "both at once"])
-def test_it_refunds_once_when_one_rendered_support_form_is_sent_twice(server, staff, how):
-    rounds = Rounds(f"one rendered refund form of 100 sent twice, {how}")
+@pytest.mark.parametrize("kind", list(SENT_TWICE))
+def test_it_moves_money_once_when_one_rendered_support_form_is_sent_twice(server, request, kind, how):
+    amount, role, moved_once = SENT_TWICE[kind]
+    who = request.getfixturevalue(role)
+    rounds = Rounds(f"one rendered {kind} form of {amount} sent twice, {how}")
     for _ in range(ROUNDS):
         mark = server.agent("mark")
         owner, order_id = _paid_owner(server)
-        url, fields = support_form(server, staff, owner, "refund")
-        send = partial(post_form, staff, url, _refund_fields(fields, order_id, 100))
+        url, fields = support_form(server, who, owner, kind)
+        body = (_refund_fields(fields, order_id, amount) if kind == "refund"
+                else {**fields, "amount": dollars(amount), "reason": "Concurrency test"})
+        send = partial(post_form, who, url, body)
         responses = [send(), send()] if how == "one after the other" else simultaneously([send, send])
         problems = _status_problems(responses)
         books = check_books(server, mark, [owner])
-        problems += books.problems
-        # 100 + 100 <= 399: only the form's one-time key can tell the second from a new refund.
-        refunds = books.moved(owner).refunds
-        if refunds != [100]:
-            problems.append(f"gateway refunds {refunds} (form fields {sorted(fields)})")
-        rounds.check(problems)
-    rounds.done()
-
-
-@pytest.mark.parametrize("how", ["one after the other", "both at once"])
-def test_it_credits_once_when_one_rendered_support_form_is_sent_twice(server, billing_admin, how):
-    rounds = Rounds(f"one rendered credit form of 250 sent twice, {how}")
-    for _ in range(ROUNDS):
-        mark = server.agent("mark")
-        owner, _ = _paid_owner(server)
-        url, fields = support_form(server, billing_admin, owner, "credit")
-        send = partial(post_form, billing_admin, url, {**fields, "amount": dollars(250), "reason": "Concurrency test"})
-        responses = [send(), send()] if how == "one after the other" else simultaneously([send, send])
-        problems = _status_problems(responses)
-        books = check_books(server, mark, [owner])
-        problems += books.problems
-        credits = [o["amount"] for o in books.moved(owner).orders if o["kind"] == "credit" and o["status"] == "succeeded"]
-        balance = owner.api.get("credit")["balance"]
-        if (credits, balance) != ([250], 250):
-            problems.append(f"credit orders {credits}, balance {balance} (form fields {sorted(fields)})")
+        problems += books.problems + moved_once(owner, books, fields)
         rounds.check(problems)
     rounds.done()
