@@ -30,13 +30,20 @@ import secrets
 from collections import deque
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, F, Q, When
 
 from camcare import clock
+from camcare.accounts.models import Account
 from camcare.billing.actions import bill_writer, bills, payments
 from camcare.billing.actions.gateway_pool import Calls, GatewayPool
-from camcare.billing.actions.rows import insert_rows, update_each, values_of
+from camcare.billing.actions.rows import (
+    cache_related,
+    from_db_values,
+    insert_rows,
+    update_each,
+    values_of,
+)
 from camcare.billing.gateway import GatewayResult, get_gateway
 from camcare.billing.models import Channel, Order, Subscription
 from camcare.catalog import get_catalog
@@ -139,7 +146,7 @@ def claim(ids: list[int], *, at: datetime) -> list[payments.Payment]:
             # By id, then by the token: claimed_by has no index of its own.
             Subscription.objects.filter(due_filter(at), pk__in=chunk, claimed_by="").update(
                 claimed_by=token, claimed_at=clock.real_now())
-            claimed += Subscription.objects.filter(pk__in=chunk, claimed_by=token).select_related("account")
+            claimed += _claimed(chunk, token)
         claimed.sort(key=lambda subscription: subscription.pk)
         if not claimed:
             return []
@@ -169,14 +176,28 @@ def claim_ids(count: int) -> list[str]:
             for start in range(0, len(raw), ORDER_ID_LENGTH)]
 
 
+def _claimed(ids: list[int], token: str) -> list[Subscription]:
+    """The subscriptions of `ids` that hold `token`, each with its account: what
+    select_related("account") reads, as values (rows.from_db_values)."""
+    names = [field.attname for field in Subscription._meta.concrete_fields]
+    account_names = [field.attname for field in Account._meta.concrete_fields]
+    rows = list(Subscription.objects.filter(pk__in=ids, claimed_by=token).values_list(
+        *names, *(f"account__{name}" for name in account_names)))
+    subscriptions = from_db_values(Subscription, [row[:len(names)] for row in rows])
+    for subscription, account in zip(subscriptions, from_db_values(Account, [row[len(names):] for row in rows]),
+                                     strict=True):
+        cache_related(subscription, "account", account)
+    return subscriptions
+
+
 def _write_orders(orders: list[Order]) -> None:
-    """The pending orders in one INSERT, then their ids (the gateway's answers and the
-    ledger refer to them)."""
-    insert_rows(Order, [values_of(order) for order in orders])
+    """The pending orders in one INSERT, which gives back their ids (the gateway's answers
+    and the ledger refer to them); they are saved instances from then on."""
     by_order_id = {order.order_id: order for order in orders}
-    for chunk in bill_writer.chunks(list(by_order_id)):
-        for pk, order_id in Order.objects.filter(order_id__in=chunk).values_list("pk", "order_id"):
-            by_order_id[order_id].pk = pk
+    for pk, order_id in insert_rows(Order, [values_of(order) for order in orders], returning=("id", "order_id")):
+        order = by_order_id[order_id]
+        order.pk = pk
+        order._state.adding, order._state.db = False, connection.alias
 
 
 # ---------------------------------------------------------------- step 2
