@@ -22,11 +22,14 @@ objects). Only the billing actions use them, on their own tables.
 
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
 from enum import Enum
 
 from django.db import connection
+from django.db.models import NOT_PROVIDED
 from django.db.models.base import ModelState
+from django.db.models.expressions import RawSQL
 from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
 from django.db.models.query_utils import DeferredAttribute
 from django.db.models.signals import post_init, pre_init
@@ -75,12 +78,26 @@ def _update_from_arrays(model, fields, setting: int, params: list[tuple], set_sq
 
 
 def _unnest(fields) -> str:
-    return "unnest(" + ", ".join(f"CAST(%s AS {field.db_type(connection)}[])" for field in fields) + ")"
+    """unnest of one array parameter per field, sent in binary (%b): psycopg's text form of
+    an array of instants costs about 18 µs a value in Python, its binary form 5 µs. A JSON
+    field's values come as JSON text (see _converter), cast by the server."""
+    return "unnest(" + ", ".join(f"CAST(%b AS {field.db_type(connection)}[])" for field in fields) + ")"
 
 
 def _columns(params: list[tuple], width: int) -> list[list]:
     """Rows of parameters as one list per column (the arrays of an unnest)."""
     return [list(column) for column in zip(*params, strict=True)] if params else [[] for _ in range(width)]
+
+
+def among(model, name: str, values) -> RawSQL:
+    """The right-hand side of `<name>__in=` for many values, as one parameter: an array on
+    PostgreSQL, a JSON list on SQLite. The ORM compiles an IN list value by value and
+    psycopg parses a statement of hundreds of placeholders in Python; one parameter keeps
+    the statement short and the same for every batch."""
+    field = model._meta.get_field(name)
+    if connection.vendor == "postgresql":
+        return RawSQL(f"SELECT unnest(CAST(%s AS {field.db_type(connection)}[]))", [list(values)])
+    return RawSQL("SELECT value FROM json_each(%s)", [json.dumps(list(values))])
 
 
 def column(model, name: str) -> str:
@@ -159,8 +176,10 @@ def new_instance(model, **values):
     instance = model.__new__(model)
     instance._state = ModelState()  # adding, no database yet: what __init__ leaves
     attrs = instance.__dict__
-    for field in model._meta.concrete_fields:
-        attrs[field.attname] = field.get_default()
+    constants, calls = _DEFAULTS[model]
+    attrs.update(constants)
+    for attname, default in calls:
+        attrs[attname] = default()
     by_name = _PLAIN[model]
     for name, value in values.items():
         field = by_name.get(name)
@@ -198,6 +217,9 @@ def cache_related(instance, name: str, related) -> None:
 
 
 _PLAIN: dict = {}  # model -> {field name: concrete field}, for the models found plain
+# model -> ({attname: constant default}, [(attname, callable default)]): what get_default
+# gives each field, worked out once (a callable default is still called per instance).
+_DEFAULTS: dict = {}
 
 
 def _plain(model) -> bool:
@@ -207,7 +229,15 @@ def _plain(model) -> bool:
             type(getattr(model, field.attname, None)) in (DeferredAttribute, ForeignKeyDeferredAttribute)
             for field in fields)
         _PLAIN[model] = {field.name: field for field in fields} if plain else None
+        _DEFAULTS[model] = ({field.attname: field.get_default() for field in fields if not _called(field)},
+                            [(field.attname, field.get_default) for field in fields if _called(field)])
     return _PLAIN[model] is not None
+
+
+def _called(field) -> bool:
+    """Whether the field's default is made per instance (a callable default, as
+    Field.get_default calls it)."""
+    return field.has_default() and callable(field.default) or field.db_default is not NOT_PROVIDED
 
 
 def execute_many(sql: str, params: list[tuple]) -> int:
@@ -275,6 +305,10 @@ def _converter(field):
             return adapted[value]
 
         return adapt
+    if internal == "JSONField" and connection.vendor == "postgresql":
+        # The JSON text, for an array parameter (_unnest): psycopg dumps an array of its
+        # Jsonb wrappers at about 45 µs a value, an array of text at 4 µs.
+        return lambda value: json.dumps(value, cls=field.encoder)
     if internal == "JSONField":
         return lambda value: field.get_db_prep_save(value, connection)
     if field.is_relation:
