@@ -53,6 +53,11 @@ def format_day_time(at: datetime | None, zone: str = "UTC") -> str:
     """ "Monday 1 March 2027 at 00:00 UTC": the day, the time and the zone's name."""
     if at is None:
         return ""
+    return _day_time(at, zone)
+
+
+@lru_cache(maxsize=4096)  # a function of the instant and the zone; a batch's orders share a few
+def _day_time(at: datetime, zone: str) -> str:
     local = _in_zone(at, zone)
     return f"{format_day(local, zone)} at {local:%H:%M} {zone or 'UTC'}"
 
