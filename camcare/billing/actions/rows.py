@@ -47,9 +47,10 @@ def update_each(model, *, set_fields: list[str], where_fields: list[str], rows: 
     if not rows:
         return 0
     fields = [model._meta.get_field(name) for name in (*set_fields, *where_fields)]
-    params = _params(fields, rows)
+    columns = _converted(fields, [list(column) for column in zip(*rows, strict=True)])
     if connection.vendor == "postgresql":
-        return _update_from_arrays(model, fields, len(set_fields), params, set_sql, where_sql)
+        return _update_from_arrays(model, fields, len(set_fields), columns, set_sql, where_sql)
+    params = list(zip(*columns, strict=True))
     quote = connection.ops.quote_name
     assignments = [f"{quote(field.column)} = %s" for field in fields[:len(set_fields)]]
     conditions = [f"{quote(field.column)} = %s" for field in fields[len(set_fields):]]
@@ -60,7 +61,7 @@ def update_each(model, *, set_fields: list[str], where_fields: list[str], rows: 
         return cursor.rowcount
 
 
-def _update_from_arrays(model, fields, setting: int, params: list[tuple], set_sql: str, where_sql: str) -> int:
+def _update_from_arrays(model, fields, setting: int, columns: list[list], set_sql: str, where_sql: str) -> int:
     """PostgreSQL: UPDATE t SET a = v.c0 ... FROM unnest(a0, a1, ...) AS v WHERE t.x = v.cN
     ..., one array per column, cast to its column's type (an array parameter has no column
     to take it from)."""
@@ -74,7 +75,7 @@ def _update_from_arrays(model, fields, setting: int, params: list[tuple], set_sq
     sql = (f"UPDATE {table} SET {', '.join([*assignments, *filter(None, [set_sql])])} "
            f"FROM {_unnest(fields)} AS v ({', '.join(names)}) "
            f"WHERE {' AND '.join([*conditions, *filter(None, [where_sql])])}")
-    return _execute(sql, _columns(params, len(fields)))[0]
+    return _execute(sql, columns)[0]
 
 
 def _unnest(fields) -> str:
@@ -84,9 +85,17 @@ def _unnest(fields) -> str:
     return "unnest(" + ", ".join(f"CAST(%b AS {field.db_type(connection)}[])" for field in fields) + ")"
 
 
-def _columns(params: list[tuple], width: int) -> list[list]:
-    """Rows of parameters as one list per column (the arrays of an unnest)."""
-    return [list(column) for column in zip(*params, strict=True)] if params else [[] for _ in range(width)]
+def _converted(fields, columns: list[list]) -> list[list]:
+    """Each column's values as parameters, converted as its field converts them (see
+    _converter), a column at a time: these loops run for every cell of a batch."""
+    converted = []
+    for field, values in zip(fields, columns, strict=True):
+        convert = _converter(field)
+        if convert is None:
+            converted.append([value.value if isinstance(value, Enum) else value for value in values])
+        else:
+            converted.append([None if value is None else convert(value) for value in values])
+    return converted
 
 
 def among(model, name: str, values) -> RawSQL:
@@ -120,36 +129,27 @@ def insert_rows(model, rows: list[dict], *, skip_conflicts_on: str | None = None
     meta = model._meta
     fields = [field for field in meta.concrete_fields if field is not meta.auto_field]
     now = timezone.now()
-    plan = [(field.name, field.attname, _default(field, now), _converter(field)) for field in fields]
-    params = []
-    for row in rows:
-        values = []
-        for name, attname, default, convert in plan:
-            value = row[name] if name in row else row[attname] if attname in row else default()
-            if value is None:
-                pass
-            elif convert is None:  # a plain value: inline, this loop runs for every cell
-                if isinstance(value, Enum):
-                    value = value.value
-            else:
-                value = convert(value)
-            values.append(value)
-        params.append(tuple(values))
-    table, columns = quote(meta.db_table), ", ".join(quote(field.column) for field in fields)
+    raw = []
+    for field in fields:
+        name, attname, default = field.name, field.attname, _default(field, now)
+        raw.append([row[name] if name in row else row[attname] if attname in row else default() for row in rows])
+    columns = _converted(fields, raw)
+    table, names = quote(meta.db_table), ", ".join(quote(field.column) for field in fields)
     conflict = f" ON CONFLICT ({quote(meta.get_field(skip_conflicts_on).column)}) DO NOTHING" if skip_conflicts_on else ""
     back = f" RETURNING {', '.join(quote(meta.get_field(name).column) for name in returning)}" if returning else ""
     if connection.vendor == "postgresql":
-        return _execute(f"INSERT INTO {table} ({columns}) SELECT * FROM {_unnest(fields)}{conflict}{back}",
-                        _columns(params, len(fields)), fetch=bool(returning))[1]
+        return _execute(f"INSERT INTO {table} ({names}) SELECT * FROM {_unnest(fields)}{conflict}{back}",
+                        columns, fetch=bool(returning))[1]
+    params = list(zip(*columns, strict=True))
     if not returning:
         with connection.cursor() as cursor:
-            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}){conflict}",
+            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(fields))}){conflict}",
                                params)
         return []
     cells = "(" + ", ".join(["%s"] * len(fields)) + ")"
     written: list[tuple] = []
     for part in _parts(params, len(fields)):
-        written += _execute(f"INSERT INTO {table} ({columns}) VALUES {', '.join([cells] * len(part))}{conflict}{back}",
+        written += _execute(f"INSERT INTO {table} ({names}) VALUES {', '.join([cells] * len(part))}{conflict}{back}",
                             [value for row in part for value in row], fetch=True)[1]
     return written
 
@@ -251,16 +251,6 @@ def execute_many(sql: str, params: list[tuple]) -> int:
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
         return cursor.rowcount
-
-
-def _params(fields, rows: list[tuple]) -> list[tuple]:
-    converters = [_converter(field) or _plain_value for field in fields]
-    return [tuple(None if value is None else convert(value) for convert, value in zip(converters, row, strict=True))
-            for row in rows]
-
-
-def _plain_value(value):
-    return value.value if isinstance(value, Enum) else value
 
 
 def _parts(params: list[tuple], width: int):
