@@ -3,6 +3,7 @@ in words for e-mails."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from babel.numbers import format_currency
@@ -12,7 +13,14 @@ def format_money(cents: int, currency: str = "USD") -> str:
     """`cents` minor units shown as money ("$12.99"). Decimal is for display only."""
     if cents is None or cents == "":
         return ""
-    return format_currency(Decimal(int(cents)).scaleb(-2), currency or "USD", locale="en_US")
+    return _formatted(int(cents), currency or "USD")
+
+
+# Babel parses its pattern and walks the locale's data on every call (about 100 µs): the
+# billing run formats a receipt's amounts per order, and a batch repeats a few prices.
+@lru_cache(maxsize=4096)
+def _formatted(cents: int, currency: str) -> str:
+    return format_currency(Decimal(cents).scaleb(-2), currency, locale="en_US")
 
 
 # ---------------------------------------------------------------- dates in e-mails
@@ -45,6 +53,11 @@ def format_day_time(at: datetime | None, zone: str = "UTC") -> str:
     """ "Monday 1 March 2027 at 00:00 UTC": the day, the time and the zone's name."""
     if at is None:
         return ""
+    return _day_time(at, zone)
+
+
+@lru_cache(maxsize=4096)  # a function of the instant and the zone; a batch's orders share a few
+def _day_time(at: datetime, zone: str) -> str:
     local = _in_zone(at, zone)
     return f"{format_day(local, zone)} at {local:%H:%M} {zone or 'UTC'}"
 

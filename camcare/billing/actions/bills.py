@@ -38,6 +38,7 @@ from camcare.audit.events import Event
 from camcare.billing import selectors
 from camcare.billing.actions import payments
 from camcare.billing.actions.bill_writer import Settlement
+from camcare.billing.actions.rows import among
 from camcare.billing.emails import (
     record_lapsed,
     record_payment_failed,
@@ -130,7 +131,7 @@ class RetryContext:
 def load_inputs(subscriptions) -> dict[int, BillInputs]:
     """{subscription id: BillInputs} of many subscriptions in four queries (the plans, the
     two ledger balances, the cards): the selectors' definitions, for a batch at once."""
-    account_ids = [subscription.account_id for subscription in subscriptions]
+    account_ids = among(Camera, "account", [subscription.account_id for subscription in subscriptions])
     plans: dict[object, dict[str, str]] = defaultdict(dict)
     for account_id, camera_id, plan in Camera.objects.filter(account_id__in=account_ids).values_list(
             "account_id", "id", "plan"):

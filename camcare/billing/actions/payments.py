@@ -30,7 +30,7 @@ from django.db import transaction
 from django.db.models import F
 
 from camcare import clock
-from camcare.billing.actions.rows import column, update_each
+from camcare.billing.actions.rows import column, new_instance, update_each
 from camcare.billing.gateway import GatewayResult, PaymentGateway, get_gateway
 from camcare.billing.models import Order, OrderKind, OrderStatus, Subscription
 from camcare.domain.order_ids import new_order_id
@@ -89,8 +89,8 @@ def begin(subscription_id: int, *, guard: dict, prepare: Prepare) -> Payment | N
 def new_order(payment: Payment, **fields) -> Order:
     """One order of the claim, pending until step 3, not saved yet (the billing run writes a
     batch's orders in one INSERT); the first one takes the claim's id."""
-    order = Order(
-        order_id=payment.claim if not payment.orders else new_order_id(),
+    order = new_instance(
+        Order, order_id=payment.claim if not payment.orders else new_order_id(),
         account=payment.subscription.account, status=OrderStatus.PENDING, claim=payment.claim,
         currency=payment.subscription.currency, **fields,
     )
