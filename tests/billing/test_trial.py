@@ -246,3 +246,22 @@ def test_the_trial_and_stop_reminders_go_out_three_days_before(owner, cameras, a
     assert (notice.context["amount"], notice.context["card"], notice.context["card_needed"]) == ("$3.99", "", True)
     at(2027, 3, 29)
     assert Notice.objects.filter(kind="trial_ending").count() == 1
+
+
+def test_the_billing_run_ends_trials_as_the_single_path_does(owner, cameras, at):
+    """The batch path (run_billing) bills a trial's first period, or ends it unpaid."""
+    at(2027, 3, 1)
+    start_trial(owner, cameras[:1])
+    other = make_account("no-card-trial@example.com")
+    set_clock(other, utc(2027, 3, 1))
+    porch = add_camera(other, "Porch")
+    start_trial(other, [porch])
+    actions.save_payment_method(account=owner, token="tok_visa", actor=owner)
+    assert actions.run_billing(at=utc(2027, 3, 31, 1)) == 2
+    paid = Order.objects.get(account=owner)
+    assert (paid.amount, paid.status, paid.period_start) == (399, "succeeded", utc(2027, 3, 31))
+    assert selectors.subscription_summary(owner)["status"] == "active"
+    assert selectors.subscription_summary(other)["status"] == "none"
+    assert not Order.objects.filter(account=other).exists()
+    assert actions.run_billing(at=utc(2027, 3, 31, 2)) == 0
+    assert_consistent()
