@@ -65,8 +65,14 @@ def _shrinks(old: PlanState, new: PlanState, catalog: Catalog, at: datetime) -> 
     among them, a new camera's), no camera loses days, and no camera is looked at."""
     days, old_cameras, new_cameras = catalog.history_days, old.cameras, new.cameras
     try:
-        longest_before = max(map(days.__getitem__, {*old_cameras.values(), FREE}))
-        if min(map(days.__getitem__, set(new_cameras.values())), default=longest_before) >= longest_before:
+        longest_before = days[FREE]
+        for code in set(old_cameras.values()):  # a few plans, however many cameras
+            if days[code] > longest_before:
+                longest_before = days[code]
+        for code in set(new_cameras.values()):
+            if days[code] < longest_before:
+                break
+        else:
             return ()
     except KeyError:
         pass  # a plan without history days: the loop raises it as it always did, in camera order
