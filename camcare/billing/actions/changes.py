@@ -114,8 +114,8 @@ def _priced_now(account, cameras, cycle, *, cancel: bool = False, trial: bool = 
     see the module's docstring), the account's plans once (for the target and the snapshot),
     the held lines, and the period's card payments only when the target can refund."""
     at = clock.now(account)
-    catalog = get_catalog()  # one catalog for the target and the price
     subscription, balance = _subscription_and_balance(account)
+    catalog = get_catalog()  # one catalog for the target and the price, read after the version
     current = selectors.current_plans(account)
     target, requested_cycle = _resolve_target(account, _all_free(current) if cancel else cameras, cycle, current,
                                               catalog)
