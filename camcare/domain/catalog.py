@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -66,6 +67,8 @@ class Catalog:
         # Read for every camera of every priced change, so computed once (a catalog never
         # changes once loaded): per cycle, each paid plan's (price per period in minor units,
         # one line per camera?); each plan's history days; each account-scope plan's limit.
+        # Their properties are cached_property: after the first read, an attribute read
+        # (a property is a Python call, and every preview reads five).
         self._paid_lines = {
             cycle: {plan.code: (plan.price(cycle), plan.scope == "camera") for plan in self if plan.is_paid}
             for cycle in Cycle
@@ -115,17 +118,17 @@ class Catalog:
         a plan missing here is free or unknown."""
         return self._paid_lines[cycle]
 
-    @property
+    @cached_property
     def codes(self) -> frozenset[str]:
         """The plan codes of the catalog."""
         return self._codes
 
-    @property
+    @cached_property
     def history_days(self) -> Mapping[str, int]:
         """Each plan's video history in days."""
         return self._history_days
 
-    @property
+    @cached_property
     def camera_limits(self) -> Mapping[str, int]:
         """The most cameras each account-scope plan with a limit covers."""
         return self._camera_limits
@@ -139,7 +142,7 @@ class Catalog:
     def __iter__(self) -> Iterator[Plan]:
         return iter(self._plans.values())
 
-    @property
+    @cached_property
     def currency(self) -> str:
         return self._plans[FREE].currency
 

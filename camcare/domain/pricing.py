@@ -2,260 +2,82 @@
 
 Everything the web and the API say about money comes from `price_change`: the
 preview runs it, the change executes exactly what it returned, and the tests
-pin it to the worked examples of POLICY.md section 11.
+pin it to the worked examples of POLICY.md section 11. The types it reads and
+answers live in `states` (re-exported here, where callers import them from).
 
-Every preview runs it, so the work per camera is kept small: line identities are plain
-tuples until a line is part of the answer, the catalog's per-plan figures are read from
-tables it computed once, and proration is integer arithmetic (exact, like Fraction).
+Every preview runs it, so the work per camera is kept small: the target's cameras are
+sorted once, line keys are tuples made in C (states.py says why), a line that stays is
+passed through as the HeldLine it was, the catalog's per-plan figures are read from
+tables it computed once, proration is integer arithmetic (exact, like Fraction), and
+the shrinking windows are looked for in C before any is built.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
-from fractions import Fraction
+from operator import itemgetter
 
 from camcare.domain.catalog import FREE, Catalog
-from camcare.domain.money import round_half_up_ratio
 from camcare.domain.periods import Cycle, Period, add_months, window_start
+from camcare.domain.states import (
+    CardPayment,
+    Case,
+    ChangeRefused,
+    HeldLine,
+    LineKey,
+    LineKind,
+    Outcome,
+    PlanState,
+    PricedLine,
+    Shrink,
+    Snapshot,
+    Status,
+    _new,
+    can_refund,
+    fraction_left,
+    history_days,
+    line_prices,
+    lines_of,
+    prorated,
+    renewal_bill,
+    seconds_left,
+    state_price,
+    validate_state,
+)
 
+__all__ = [
+    "CardPayment", "Case", "ChangeRefused", "HeldLine", "LineKey", "LineKind", "Outcome", "PlanState",
+    "PricedLine", "Shrink", "Snapshot", "Status", "can_refund", "fraction_left", "history_days",
+    "lines_of", "price_change", "prorated", "renewal_bill", "schedule_stop", "seconds_left",
+    "state_price", "trial_not_available", "unchanged", "validate_state",
+]
 
-class ChangeRefused(Exception):
-    """A change the rules do not allow; `code` is the API error code."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-@dataclass(frozen=True, slots=True)
-class PlanState:
-    """The desired state of an account: a cycle and a plan code for each camera."""
-
-    cycle: Cycle
-    cameras: Mapping[str, str]  # camera id -> plan code
-
-    def with_cycle(self, cycle: Cycle) -> PlanState:
-        return replace(self, cycle=cycle)
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class LineKey:
-    """What identifies a priced line: its plan, its camera (None for account scope), its cycle."""
-
-    plan: str
-    camera: str | None
-    cycle: Cycle
-
-
-# A line's identity as a plain tuple (plan, camera or None, cycle): equal to, hashed like
-# and ordered like the LineKey of the same fields (order=True compares exactly this tuple),
-# and far cheaper to build and hash. Pricing works on these and makes a LineKey only for
-# a line of its answer.
-_Key = tuple[str, str | None, Cycle]
-
-
-def validate_state(state: PlanState, catalog: Catalog) -> None:
-    """Refuses a state with an unknown plan (the first in camera order), or with more cameras
-    on an account-scope plan than it covers (the first such plan in camera order)."""
-    codes = list(state.cameras.values())
-    if not catalog.codes.issuperset(codes):
-        code = next(code for code in codes if code not in catalog)
-        raise ChangeRefused("unknown_plan", f"There is no plan {code!r}.")
-    over = [code for code, limit in catalog.camera_limits.items() if codes.count(code) > limit]
-    if over:
-        code = min(over, key=codes.index)
-        plan = catalog[code]
-        # API.md names the refusal after Premium, the catalog's account-scope plan.
-        raise ChangeRefused(
-            "too_many_premium_cameras",
-            f"{plan.name} covers at most {plan.max_cameras} cameras; {codes.count(code)} chosen. "
-            "Put the others on another plan.",
-        )
-
-
-def _line_prices(cameras: Mapping[str, str], cycle: Cycle, catalog: Catalog) -> dict[_Key, int]:
-    """The priced lines of cameras on `cycle`, in camera order, with their price per period
-    in minor units. An unknown plan raises KeyError (validate_state refuses it first)."""
-    paid = catalog.paid_lines(cycle)
-    lines: dict[_Key, int] = {}
-    for camera, code in sorted(cameras.items()):
-        line = paid.get(code)
-        if line is None:
-            if code not in catalog:
-                raise KeyError(code)
-            continue
-        price, per_camera = line
-        lines[(code, camera if per_camera else None, cycle)] = price
-    return lines
-
-
-def lines_of(state: PlanState, catalog: Catalog) -> dict[LineKey, int]:
-    """The priced lines of a state with their catalog price per period, in minor units."""
-    return {LineKey(*key): price for key, price in _line_prices(state.cameras, state.cycle, catalog).items()}
-
-
-def state_price(state: PlanState, catalog: Catalog) -> int:
-    return sum(_line_prices(state.cameras, state.cycle, catalog).values())
-
-
-def can_refund(target_cameras: Mapping[str, str], catalog: Catalog) -> bool:
-    """Whether moving to the target may refund a card: only a cancel does (POLICY.md section
-    4), a target with no paid line. Pricing any other target never reads the snapshot's card
-    payments, so a caller may leave them out of it."""
-    paid = catalog.paid_lines(Cycle.MONTHLY)  # the paid plans, the same on every cycle
-    return not any(code in paid for code in target_cameras.values())
-
-
-def history_days(state: PlanState, catalog: Catalog, camera: str) -> int:
-    return catalog.history_days[state.cameras.get(camera, FREE)]
-
-
-@dataclass(frozen=True, slots=True)
-class HeldLine:
-    """A line the subscription holds in its current period."""
-
-    key: LineKey
-    unit_price: int  # minor units per period; the price the line was billed at
-    paid: int  # minor units this line paid for the current period (0 while unpaid)
-    credited: int = 0  # minor units already credited against `paid`
-
-    @property
-    def creditable(self) -> int:
-        return self.paid - self.credited
-
-
-@dataclass(frozen=True, slots=True)
-class CardPayment:
-    """A card charge of the current period and what of it can still be refunded."""
-
-    order_id: str
-    refundable: int  # minor units: charged minus refunded, >= 0
-
-
-class Status(StrEnum):
-    NONE = "none"
-    ACTIVE = "active"
-    PAST_DUE = "past_due"
-    # The free trial (POLICY.md section 12): the period is the trial's, its lines unpaid
-    # (paid == 0, nothing to credit), the anchor its end, where the first bill falls.
-    TRIALING = "trialing"
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """What the rules need to know of an account at the instant of a change."""
-
-    state: PlanState
-    status: Status
-    anchor: datetime | None
-    period: Period | None
-    lines: tuple[HeldLine, ...]
-    credit_balance: int  # minor units camcare owes the customer, >= 0
-    card_payments: tuple[CardPayment, ...]  # of the current period, newest first
-    scheduled_cycle: Cycle | None = None
-    scheduled_stop: bool = False  # every camera to free at the period end (POLICY.md section 13)
-
-
-class Case(StrEnum):
-    NOTHING = "nothing"
-    SUBSCRIBE = "subscribe"
-    CANCEL = "cancel"
-    UPGRADE = "upgrade"
-    DOWNGRADE = "downgrade"
-    TO_ANNUAL = "to_annual"
-    SCHEDULE_ONLY = "schedule_only"
-    STOP = "stop"  # renewal turned off: every camera to free at the period end
-    TRIAL = "trial"  # a free trial starts (POLICY.md section 12): nothing charged
-
-
-class LineKind(StrEnum):
-    CHARGE = "charge"  # an added line's cost
-    CREDIT = "credit"  # a removed line's unused share
-
-
-@dataclass(frozen=True, slots=True)
-class PricedLine:
-    kind: LineKind
-    key: LineKey
-    amount: int  # minor units, >= 0; the kind gives the sign
-
-
-@dataclass(frozen=True, slots=True)
-class Shrink:
-    camera: str
-    old_days: int
-    new_days: int
-    cutoff: datetime  # clips recorded before this instant are erased
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """The priced result of moving a snapshot to a target state at instant `at`.
-
-    Invariant: net == charge_now + credit_used - credit_added - refund.
-    """
-
-    case: Case
-    at: datetime
-    currency: str
-    lines: tuple[PricedLine, ...]
-    net: int
-    charge_now: int  # to the card now
-    credit_used: int  # from the credit balance
-    credit_added: int  # to the credit balance
-    refund: int  # back to the card, the sum of `refunds`
-    refunds: tuple[tuple[str, int], ...]  # (charge order id, amount), newest charge first
-    state: PlanState  # in effect right after the change
-    anchor: datetime | None
-    period: Period | None  # the period right after the change; None with no paid line
-    new_lines: tuple[HeldLine, ...]  # the lines held right after the change
-    scheduled_cycle: Cycle | None
-    next_bill: tuple[datetime, int] | None  # (when, card amount at that time)
-    shrinks: tuple[Shrink, ...] = field(default=())
-    voids_unpaid_period: bool = False
-    # A camera changes plan without any priced line changing (a camera joining or leaving
-    # a premium line that stays): no money, but the change must still be applied.
-    moves_cameras: bool = False
-    # The stop at the period end is (still) scheduled after the change (POLICY.md section
-    # 13): then there is no next bill, and `shrinks` of a Case.STOP are the stop's own.
-    scheduled_stop: bool = False
-    # The trial's end while the state after the change is in a free trial (then `period` is
-    # the trial and `next_bill` its first bill), else None.
-    trial_end: datetime | None = None
-
-    @property
-    def changes_anything(self) -> bool:
-        return self.case is not Case.NOTHING or bool(self.shrinks) or self.moves_cameras
-
-
-def seconds_left(period: Period, t: datetime) -> tuple[int, int]:
-    """(e - t, e - s) in whole seconds: the unused share of the period at `t` as numerator
-    and denominator (not in lowest terms; prorated() does not need them reduced)."""
-    if not period.contains(t):
-        raise ValueError("the change instant is outside the current period")
-    return int((period.end - t).total_seconds()), period.seconds
-
-
-def fraction_left(period: Period, t: datetime) -> Fraction:
-    """(e - t) / (e - s) in whole seconds: the unused share of the period at `t`."""
-    left, whole = seconds_left(period, t)
-    return Fraction(left, whole)
-
-
-def prorated(price: int, left: int, whole: int) -> int:
-    """round(price x left / whole), halves up, exactly (POLICY.md section 4): a line's share
-    of its price for `left` of the period's `whole` seconds, in minor units."""
-    return round_half_up_ratio(price * left, whole)
+_CHARGE, _CREDIT = LineKind.CHARGE, LineKind.CREDIT
+_KEY_OF = itemgetter(0)  # a HeldLine's key
+_PRICED_KEY_OF = itemgetter(1)  # a PricedLine's key
 
 
 def _shrinks(old: PlanState, new: PlanState, catalog: Catalog, at: datetime) -> tuple[Shrink, ...]:
-    days, old_cameras = catalog.history_days, old.cameras
+    """Each camera whose video history gets shorter from `old` to `new`, in camera order, its
+    window cut at `at`. Most changes shrink none, which the plans alone tell: when the
+    shortest history of the new plans is no shorter than the longest of the old ones (free
+    among them, a new camera's), no camera loses days, and no camera is looked at."""
+    days, old_cameras, new_cameras = catalog.history_days, old.cameras, new.cameras
+    try:
+        longest_before = days[FREE]
+        for code in set(old_cameras.values()):  # a few plans, however many cameras
+            if days[code] > longest_before:
+                longest_before = days[code]
+        for code in set(new_cameras.values()):
+            if days[code] < longest_before:
+                break
+        else:
+            return ()
+    except KeyError:
+        pass  # a plan without history days: the loop raises it as it always did, in camera order
     shrinks = []
-    for camera, code in sorted(new.cameras.items()):
+    for camera, code in sorted(new_cameras.items()):
         old_days = days[old_cameras.get(camera, FREE)]
         new_days = days[code]
         if new_days < old_days:
@@ -277,12 +99,6 @@ def _allocate_refund(total: int, payments: tuple[CardPayment, ...]) -> tuple[tup
     return tuple(refunds)
 
 
-def renewal_bill(price: int, credit_balance: int) -> tuple[int, int]:
-    """(credit used, card part) of a bill of `price`: the credit balance goes first."""
-    credit_used = min(price, credit_balance)
-    return credit_used, price - credit_used
-
-
 def price_change(
     snapshot: Snapshot,
     target_cameras: Mapping[str, str],
@@ -302,10 +118,11 @@ def price_change(
     """
     current = snapshot.state
     cycle = requested_cycle or current.cycle
-    target = PlanState(cycle, dict(target_cameras))
+    target: PlanState = _new(PlanState, (cycle, dict(target_cameras)))
     validate_state(target, catalog)
-    has_paid = snapshot.status is not Status.NONE and bool(snapshot.lines)
-    prices = _line_prices(target.cameras, cycle, catalog)
+    status = snapshot.status
+    has_paid = status is not Status.NONE and bool(snapshot.lines)
+    prices = line_prices(target.cameras, cycle, catalog)
 
     if trial and has_paid:
         raise trial_not_available()
@@ -317,35 +134,32 @@ def price_change(
         return _subscribe(snapshot, target, at, catalog, prices)
     if not prices:
         return _cancel(snapshot, target, at, catalog)
-    if snapshot.status is Status.TRIALING:
+    if status is Status.TRIALING:
         return _trial_change(snapshot, target, at, catalog, prices)
-    if snapshot.status is Status.PAST_DUE:
-        held = {(line.key.plan, line.key.camera, line.key.cycle) for line in snapshot.lines}
+    if status is Status.PAST_DUE:
+        held = {line.key for line in snapshot.lines}
         if cycle is not current.cycle or prices.keys() != held:  # only paying or cancelling
             raise ChangeRefused(
                 "past_due",
                 "The last bill is unpaid: update your card to pay it, or cancel. "
                 "Other plan changes wait until it is paid.",
             )
-    if cycle.months < current.cycle.months:
-        # Annual -> monthly: camera changes apply now on the current cycle; the cycle
-        # switch waits for the period end (a scheduled change, cancellable until then).
-        on_current = target.with_cycle(current.cycle)
-        return _same_cycle(snapshot, on_current, at, catalog, cycle,
-                           _line_prices(on_current.cameras, current.cycle, catalog))
-    if cycle.months > current.cycle.months:
-        return _to_annual(snapshot, target, at, catalog, prices)
+    if cycle is not current.cycle:  # the same member: the same months, neither branch below
+        if cycle.months < current.cycle.months:
+            # Annual -> monthly: camera changes apply now on the current cycle; the cycle
+            # switch waits for the period end (a scheduled change, cancellable until then).
+            on_current = target.with_cycle(current.cycle)
+            return _same_cycle(snapshot, on_current, at, catalog, cycle,
+                               line_prices(on_current.cameras, current.cycle, catalog))
+        if cycle.months > current.cycle.months:
+            return _to_annual(snapshot, target, at, catalog, prices)
     scheduled = snapshot.scheduled_cycle if requested_cycle is None else None
     return _same_cycle(snapshot, target, at, catalog, scheduled, prices)
 
 
-def _next_bill(period: Period | None, renewal_price: int, balance: int) -> tuple[datetime, int] | None:
-    """(when, card part) of the next renewal. An outcome has a period exactly when the state
-    after it has paid lines, so no period means no bill."""
-    if period is None:
-        return None
-    _, card = renewal_bill(renewal_price, balance)
-    return period.end, card
+def _as_dict(cameras: Mapping[str, str]) -> Mapping[str, str]:
+    """`cameras` compared as a dict compares (a dict as it is: no copy)."""
+    return cameras if type(cameras) is dict else dict(cameras)
 
 
 def _outcome(
@@ -356,6 +170,7 @@ def _outcome(
     *,
     case: Case,
     lines: tuple[PricedLine, ...] = (),
+    net: int | None = None,
     money: tuple[int, int, int] = (0, 0, 0),
     refunds: tuple[tuple[str, int], ...] = (),
     anchor: datetime | None = None,
@@ -365,45 +180,54 @@ def _outcome(
     voids_unpaid_period: bool = False,
     renewal_price: int = 0,
 ) -> Outcome:
-    """The one builder of an Outcome. `money` is (charge_now, credit_used, credit_added);
-    `renewal_price` is what the next period of the target costs in minor units (read only
-    with a period). The net, the refund, the next bill, the shrinking windows and whether
-    cameras move are derived the same way for every case, which keeps net == charge_now +
-    credit_used - credit_added - refund."""
+    """The one builder of an Outcome. `net` is _signed(lines), when the caller has it;
+    `money` is (charge_now, credit_used, credit_added); `renewal_price` is what the next
+    period of the target costs in minor units (read only with a period). The net, the
+    refund, the next bill, the shrinking windows and whether cameras move are derived the
+    same way for every case, which keeps net == charge_now + credit_used - credit_added -
+    refund."""
     charge_now, credit_used, credit_added = money
-    balance_after = snapshot.credit_balance - credit_used + credit_added
     # A scheduled stop stays through a change that keeps paid lines (after monthly ->
     # annual, at the new period's end); asking for annual -> monthly replaces it.
     stop = snapshot.scheduled_stop and period is not None and scheduled is None
+    # An outcome has a period exactly when the state after it has paid lines, so no period
+    # means no next bill; else the renewal at its end, credit first (renewal_bill).
+    if stop or period is None:
+        next_bill = None
+    else:
+        balance_after = snapshot.credit_balance - credit_used + credit_added
+        next_bill = (period.end, renewal_price - min(renewal_price, balance_after))
     trialing = period is not None and (case is Case.TRIAL or snapshot.status is Status.TRIALING)
-    return Outcome(
-        case=case,
-        at=at,
-        currency=catalog.currency,
-        lines=lines,
-        net=_signed(lines),
-        charge_now=charge_now,
-        credit_used=credit_used,
-        credit_added=credit_added,
-        refund=sum(amount for _, amount in refunds),
-        refunds=refunds,
-        state=target,
-        anchor=anchor,
-        period=period,
-        new_lines=new_lines,
-        scheduled_cycle=scheduled,
-        next_bill=None if stop else _next_bill(period, renewal_price, balance_after),
-        shrinks=_shrinks(snapshot.state, target, catalog, at),
-        voids_unpaid_period=voids_unpaid_period,
-        moves_cameras=dict(target.cameras) != dict(snapshot.state.cameras),
-        scheduled_stop=stop,
-        trial_end=period.end if trialing and period is not None else None,
-    )
+    # In Outcome's field order (states.Outcome): made in C, like the lines.
+    outcome: Outcome = _new(Outcome, (
+        case,
+        at,
+        catalog.currency,
+        lines,
+        _signed(lines) if net is None else net,
+        charge_now,
+        credit_used,
+        credit_added,
+        sum(amount for _, amount in refunds) if refunds else 0,  # refund
+        refunds,
+        target,  # state
+        anchor,
+        period,
+        new_lines,
+        scheduled,  # scheduled_cycle
+        next_bill,
+        _shrinks(snapshot.state, target, catalog, at),
+        voids_unpaid_period,
+        _as_dict(target.cameras) != _as_dict(snapshot.state.cameras),  # moves_cameras
+        stop,  # scheduled_stop
+        period.end if trialing and period is not None else None,  # trial_end
+    ))
+    return outcome
 
 
 def _signed(lines: tuple[PricedLine, ...] | list[PricedLine]) -> int:
     """The net of priced lines: charges count up, credits down."""
-    return sum(line.amount if line.kind is LineKind.CHARGE else -line.amount for line in lines)
+    return sum(line.amount if line.kind is _CHARGE else -line.amount for line in lines)
 
 
 def unchanged(state: PlanState, at: datetime, catalog: Catalog) -> Outcome:
@@ -416,25 +240,25 @@ def _nothing(snapshot: Snapshot, target: PlanState, at: datetime, catalog: Catal
     return _outcome(snapshot, target, at, catalog, case=Case.NOTHING)
 
 
-def _charged_in_full(prices: Mapping[_Key, int]) -> tuple[tuple[PricedLine, ...], tuple[HeldLine, ...]]:
+def _charged_in_full(prices: Mapping[LineKey, int]) -> tuple[tuple[PricedLine, ...], tuple[HeldLine, ...]]:
     """The lines of a state whose period starts now: each charged and paid at its full price."""
-    keyed = [(LineKey(*key), price) for key, price in prices.items()]
-    return (tuple(PricedLine(LineKind.CHARGE, key, price) for key, price in keyed),
-            tuple(HeldLine(key, price, price) for key, price in keyed))
+    return (tuple(_new(PricedLine, (_CHARGE, key, price)) for key, price in prices.items()),
+            tuple(_new(HeldLine, (key, price, price, 0)) for key, price in prices.items()))
 
 
 def _subscribe(snapshot: Snapshot, target: PlanState, at: datetime, catalog: Catalog,
-               prices: Mapping[_Key, int]) -> Outcome:
+               prices: Mapping[LineKey, int]) -> Outcome:
     """From no paid line to paid lines: a new subscription anchored at `at`, full price."""
-    credit_used, charge_now = renewal_bill(sum(prices.values()), snapshot.credit_balance)
+    price = sum(prices.values())
+    credit_used, charge_now = renewal_bill(price, snapshot.credit_balance)
     lines, new_lines = _charged_in_full(prices)
     return _outcome(
-        snapshot, target, at, catalog, case=Case.SUBSCRIBE, lines=lines,
+        snapshot, target, at, catalog, case=Case.SUBSCRIBE, lines=lines, net=price,
         money=(charge_now, credit_used, 0),
         anchor=at,
         period=Period(at, add_months(at, target.cycle.months)),
         new_lines=new_lines,
-        renewal_price=sum(prices.values()),
+        renewal_price=price,
     )
 
 
@@ -446,30 +270,30 @@ def trial_not_available() -> ChangeRefused:
     )
 
 
-def _at_no_cost(snapshot: Snapshot, prices: Mapping[_Key, int]
+def _at_no_cost(snapshot: Snapshot, prices: Mapping[LineKey, int]
                 ) -> tuple[tuple[PricedLine, ...], tuple[HeldLine, ...]]:
     """The lines of a change in a free trial: each added line at 0, each removed line
     credited 0 (a trial line paid nothing), the target's lines held unpaid."""
-    held = {(line.key.plan, line.key.camera, line.key.cycle): line for line in snapshot.lines}
-    lines = [PricedLine(LineKind.CHARGE, LineKey(*key), 0) for key in sorted(prices.keys() - held.keys())]
-    lines += [PricedLine(LineKind.CREDIT, held[key].key, 0) for key in sorted(held.keys() - prices.keys())]
-    kept = tuple(held[key] if key in held else HeldLine(LineKey(*key), price, 0) for key, price in prices.items())
-    return tuple(sorted(lines, key=lambda line: line.key)), kept
+    held = {line.key: line for line in snapshot.lines}
+    lines = [_new(PricedLine, (_CHARGE, key, 0)) for key in sorted(prices.keys() - held.keys())]
+    lines += [_new(PricedLine, (_CREDIT, held[key].key, 0)) for key in sorted(held.keys() - prices.keys())]
+    kept = tuple(held[key] if key in held else _new(HeldLine, (key, price, 0, 0)) for key, price in prices.items())
+    return tuple(sorted(lines, key=_PRICED_KEY_OF)), kept
 
 
 def _start_trial(snapshot: Snapshot, target: PlanState, at: datetime, catalog: Catalog,
-                 prices: Mapping[_Key, int]) -> Outcome:
+                 prices: Mapping[LineKey, int]) -> Outcome:
     """From no paid line to a free trial of `catalog.trial_days` (POLICY.md section 12):
     nothing charged, every camera its plan's window at once; the first period starts at
     the trial's end, the anchor, and is billed then like a renewal."""
     lines, new_lines = _at_no_cost(snapshot, prices)
     trial = Period(at, at + timedelta(days=catalog.trial_days))
-    return _outcome(snapshot, target, at, catalog, case=Case.TRIAL, lines=lines, anchor=trial.end, period=trial,
-                    new_lines=new_lines, renewal_price=sum(prices.values()))
+    return _outcome(snapshot, target, at, catalog, case=Case.TRIAL, lines=lines, net=0, anchor=trial.end,
+                    period=trial, new_lines=new_lines, renewal_price=sum(prices.values()))
 
 
 def _trial_change(snapshot: Snapshot, target: PlanState, at: datetime, catalog: Catalog,
-                  prices: Mapping[_Key, int]) -> Outcome:
+                  prices: Mapping[LineKey, int]) -> Outcome:
     """A change during the trial: free, at once (a cycle change too: nothing is scheduled),
     the trial's end unmoved; it decides the first bill."""
     assert snapshot.period is not None
@@ -480,13 +304,13 @@ def _trial_change(snapshot: Snapshot, target: PlanState, at: datetime, catalog: 
         case = Case.NOTHING
     else:
         case = Case.UPGRADE if new_price > old_price else Case.DOWNGRADE
-    return _outcome(snapshot, target, at, catalog, case=case, lines=lines, anchor=snapshot.anchor,
+    return _outcome(snapshot, target, at, catalog, case=case, lines=lines, net=0, anchor=snapshot.anchor,
                     period=snapshot.period, new_lines=new_lines, renewal_price=new_price)
 
 
 def _credit_for(line: HeldLine, left: int, whole: int) -> int:
     """A removed line's credit: its unused share, never more than it paid net of credits."""
-    return min(prorated(line.unit_price, left, whole), line.creditable)
+    return min(prorated(line.unit_price, left, whole), line.paid - line.credited)
 
 
 def _credits(snapshot: Snapshot, at: datetime) -> tuple[PricedLine, ...]:
@@ -494,8 +318,8 @@ def _credits(snapshot: Snapshot, at: datetime) -> tuple[PricedLine, ...]:
     assert snapshot.period is not None
     left, whole = seconds_left(snapshot.period, at)
     return tuple(
-        PricedLine(LineKind.CREDIT, line.key, _credit_for(line, left, whole))
-        for line in sorted(snapshot.lines, key=lambda line: line.key)
+        _new(PricedLine, (_CREDIT, line.key, _credit_for(line, left, whole)))
+        for line in sorted(snapshot.lines, key=_KEY_OF)
     )
 
 
@@ -504,7 +328,7 @@ def _cancel(snapshot: Snapshot, target: PlanState, at: datetime, catalog: Catalo
     total = sum(line.amount for line in lines)
     refunds = _allocate_refund(total, snapshot.card_payments)
     return _outcome(
-        snapshot, target, at, catalog, case=Case.CANCEL, lines=lines,
+        snapshot, target, at, catalog, case=Case.CANCEL, lines=lines, net=-total,
         money=(0, 0, total - sum(amount for _, amount in refunds)),
         refunds=refunds,
         voids_unpaid_period=snapshot.status is Status.PAST_DUE,
@@ -519,63 +343,66 @@ def _settle(net: int, balance: int) -> tuple[int, int, int]:
     return 0, 0, -net
 
 
-def _renewal_price(target: PlanState, scheduled: Cycle | None, prices: Mapping[_Key, int],
-                   catalog: Catalog) -> int:
-    """The next period's price: the target's lines, or its lines on the scheduled cycle."""
-    if scheduled is None:
-        return sum(prices.values())
-    return state_price(target.with_cycle(scheduled), catalog)
-
-
 def _same_cycle(
     snapshot: Snapshot,
     target: PlanState,
     at: datetime,
     catalog: Catalog,
     scheduled: Cycle | None,
-    prices: Mapping[_Key, int],
+    prices: Mapping[LineKey, int],
 ) -> Outcome:
     """Upgrade, add or remove a camera, downgrade: only the lines that differ are prorated.
     `prices` are the target's lines on its cycle, the subscription's."""
     assert snapshot.period is not None
     left, whole = seconds_left(snapshot.period, at)
-    old = {(line.key.plan, line.key.camera, line.key.cycle): line for line in snapshot.lines}
+    # prorated(price, left, whole) inline for a price >= 0 (every catalog price, every line
+    # billed at one): round_half_up_ratio(price * left, whole) with the doublings made once.
+    left2, whole2 = 2 * left, 2 * whole
+    old = {line.key: line for line in snapshot.lines}
     priced: list[PricedLine] = []
     kept: list[HeldLine] = []
+    net = 0  # minor units: the charges less the credits, summed as they are made
     for key in sorted(old.keys() | prices.keys()):
         held = old.get(key)
         if held is None:
-            line_key, price = LineKey(*key), prices[key]
-            cost = prorated(price, left, whole)
-            priced.append(PricedLine(LineKind.CHARGE, line_key, cost))
-            kept.append(HeldLine(line_key, price, cost))
+            price = prices[key]
+            cost = (price * left2 + whole) // whole2 if price >= 0 else prorated(price, left, whole)
+            priced.append(_new(PricedLine, (_CHARGE, key, cost)))
+            kept.append(_new(HeldLine, (key, price, cost, 0)))
+            net += cost
         elif key in prices:
             kept.append(held)
         else:
-            priced.append(PricedLine(LineKind.CREDIT, held.key, _credit_for(held, left, whole)))
-    net = _signed(priced)
+            unit = held.unit_price
+            share = (unit * left2 + whole) // whole2 if unit >= 0 else prorated(unit, left, whole)
+            credit = min(share, held.paid - held.credited)  # never more than it paid net of credits
+            priced.append(_new(PricedLine, (_CREDIT, held.key, credit)))
+            net -= credit
     if not priced:
         replaces_stop = scheduled is not None and snapshot.scheduled_stop
         case = Case.SCHEDULE_ONLY if scheduled != snapshot.scheduled_cycle or replaces_stop else Case.NOTHING
     else:
         case = Case.UPGRADE if net > 0 else Case.DOWNGRADE
+    # The next period's price: the target's lines, or its lines on the scheduled cycle.
+    renewal_price = sum(prices.values()) if scheduled is None else state_price(target.with_cycle(scheduled), catalog)
     return _outcome(
-        snapshot, target, at, catalog, case=case, lines=tuple(priced),
+        snapshot, target, at, catalog, case=case, lines=tuple(priced), net=net,
         money=_settle(net, snapshot.credit_balance),
         anchor=snapshot.anchor, period=snapshot.period, new_lines=tuple(kept), scheduled=scheduled,
-        renewal_price=_renewal_price(target, scheduled, prices, catalog),
+        renewal_price=renewal_price,
     )
 
 
 def _to_annual(snapshot: Snapshot, target: PlanState, at: datetime, catalog: Catalog,
-               prices: Mapping[_Key, int]) -> Outcome:
+               prices: Mapping[LineKey, int]) -> Outcome:
     """Monthly -> annual: every old line credited its unused value, the new state charged in
     full from a new anchor at `at`."""
     charges, new_lines = _charged_in_full(prices)
     lines = _credits(snapshot, at) + charges
+    net = _signed(lines)
     return _outcome(
-        snapshot, target, at, catalog, case=Case.TO_ANNUAL, lines=lines,
-        money=_settle(_signed(lines), snapshot.credit_balance),
+        snapshot, target, at, catalog, case=Case.TO_ANNUAL, lines=lines, net=net,
+        money=_settle(net, snapshot.credit_balance),
         anchor=at,
         period=Period(at, add_months(at, target.cycle.months)),
         new_lines=new_lines,
