@@ -111,12 +111,20 @@ LAPSE_HOLD_STORY = [  # clips held at the lapse, a replacement carries them, a n
     ("card", "tok_visa"), ("target", {0: "plus"}, None, "quote"), ("until", "hold", 0),
 ]
 
+OWNER_ATTEMPT_STORY = [  # the owner's own attempts neither count nor move the four; then the lapse
+    ("target", {0: "plus", 2: "plus"}, None, "quote"), ("clip", 2, 1000), ("card", "tok_chargeDeclined"),
+    ("until", "bill", 0), ("advance", 12 * 3600), ("card", "tok_insufficientFunds"), ("until", "bill", 0),
+    ("replace", 2, "api"), ("card", "tok_chargeDeclined"), ("until", "bill", 0), ("stop", "action"),
+    ("until", "bill", -1), ("until", "bill", 0), ("until", "hold", 0),
+]
+
 
 @pytest.mark.django_db
 @example(start_day=59, start_second=0, walk=PAST_DUE_STORY)
 @example(start_day=30, start_second=3600, walk=LAPSE_STORY)
 @example(start_day=10, start_second=7, walk=STOP_STORY)
 @example(start_day=120, start_second=0, walk=LAPSE_HOLD_STORY)
+@example(start_day=400, start_second=43200, walk=OWNER_ATTEMPT_STORY)
 @settings(SETTINGS, max_examples=45)
 @given(
     start_day=st.integers(0, 500),

@@ -383,7 +383,8 @@ class Walk:
 
     def step_clip(self, before, index, share) -> Done:
         """A clip uploaded now, recorded somewhere inside the camera's window (an upload
-        outside it is refused), `share` thousandths of the window ago (1000: at its cut-off, still inside)."""
+        outside it is refused), `share` thousandths of the window ago (1000: at its cut-off,
+        which is still inside)."""
         camera = self.cameras[index]
         ago = share * days_of(before.cameras[camera]) * 86400 // 1000
         recorded = before.now - timedelta(seconds=ago)
@@ -441,6 +442,7 @@ class Walk:
         assert Clip.objects.count() == len(rows)  # no erasure left half done
         assert rows == {pk: (t.camera, t.held) for pk, t in self.clips.items()}
         # Held clips are never visible, and never outlive their hold once the clock passed it.
+        assert not Clip.objects.visible().filter(held_until__isnull=False).exists()
         assert not Clip.objects.filter(held_until__lte=after.now).exists()
         if not rows:
             return
@@ -571,6 +573,14 @@ class Walk:
             else:
                 assert after.status == "none" and not paid_target
         assert (body["trial_end"] is not None) == (after.status == "trialing")
+        # The answer says what the subscription now says: its next bill and scheduled change.
+        summary = after.summary
+        if done.removed:  # answered before the walk registered the camera that takes its place
+            summary = {**summary, "cameras": {c: p for c, p in summary["cameras"].items() if c in before.cameras}}
+        assert body["subscription"] == summary
+        if after.status != "past_due":
+            assert (body["next_bill"], body["scheduled_change"]) == (
+                after.summary["next_bill"], after.summary["scheduled_change"])
         if after.status == "none" and before.status != "none":
             assert not paid_target
         self.check_schedule_kept(before, after, done)
@@ -665,6 +675,8 @@ class Walk:
         for key in ("status", "cycle", "current_period_start", "current_period_end", "credit_balance",
                     "scheduled_change", "next_bill", "trial_end", "price"):
             assert after.summary[key] == before.summary[key], key
+        [audited] = AuditEvent.objects.filter(account=self.account, pk__gt=before.last_audit, action="camera.replaced")
+        assert (audited.detail["camera"], audited.detail["replaced"], audited.detail["plan"]) == (new, old, plan)
         serial = Camera.objects.get(pk=new).serial
         assert serial == f"sn-{self.account.pk}-new-{self.added - 1}".upper()  # trimmed, upper-cased
         assert TrialUse.objects.filter(kind="serial", key=serial).exists() == (plan != "free")
@@ -722,9 +734,11 @@ class Walk:
         elif before.status == "active" and due_passed:
             first = new[0]  # the renewal at the period end, billing the period that starts there
             assert (first.created_at, first.period_start) == (before.period_end, before.period_end)
+            assert first.amount == before.summary["next_bill"]["amount"]  # what the card was told
         elif before.status == "past_due":
             if before.next_retry <= done.to:
                 assert new[0].created_at == before.next_retry  # the retry at its date
+                assert new[0].amount == before.summary["next_bill"]["amount"]
             else:
                 assert new == []
 
