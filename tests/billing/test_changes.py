@@ -89,7 +89,7 @@ def test_it_erases_at_once_when_a_camera_leaves_premium(owner, cameras, card, at
     kept = add_clip(porch, utc(2027, 3, 10))
     at(2027, 3, 20)
     preview = actions.preview_change(account=owner, cameras={garden.id: "free"}, actor=owner)
-    assert preview.erasures == [{"camera": garden.id, "clips": 1, "recorded_before": "2027-03-18T00:00:00Z"}]
+    assert preview.erasures == [{"camera": garden.id, "clips": 1, "recorded_before": "2027-03-18T00:00:00Z", "held": False}]
     with django_capture_on_commit_callbacks(execute=True):  # erasure runs after the commit
         result = actions.change_plan(account=owner, quote_id=preview.quote_id, actor=owner)
     assert (result.net, result.orders) == (0, [])

@@ -32,8 +32,8 @@ def test_it_schedules_a_stop_and_moves_nothing_now(owner, subscribed, at):
     assert (body["net"], body["charge_now"], body["refund"], body["lines"], body["orders"]) == (0, 0, 0, [], [])
     assert (body["scheduled_change"], body["next_bill"]) == (STOP, None)
     assert sorted(body["erasures"], key=lambda e: e["camera"]) == sorted([
-        {"camera": porch.id, "clips": 2, "recorded_before": "2027-03-30T00:00:00Z"},
-        {"camera": garden.id, "clips": 0, "recorded_before": "2027-03-30T00:00:00Z"},
+        {"camera": porch.id, "clips": 2, "recorded_before": "2027-03-30T00:00:00Z", "held": False},
+        {"camera": garden.id, "clips": 0, "recorded_before": "2027-03-30T00:00:00Z", "held": False},
     ], key=lambda e: e["camera"])
     assert Order.objects.count() == orders
     assert Subscription.objects.get(account=owner).version == version + 1

@@ -145,7 +145,7 @@ def test_a_downgrade_during_the_trial_erases_outside_the_new_window(owner, camer
     old = add_clip(porch, utc(2027, 3, 5))  # 20 days old: outside plus's 14 days
     kept = add_clip(porch, utc(2027, 3, 20))
     preview = actions.preview_change(account=owner, cameras={porch.id: "plus"}, actor=owner).to_api()
-    assert preview["erasures"] == [{"camera": porch.id, "clips": 1, "recorded_before": "2027-03-11T00:00:00Z"}]
+    assert preview["erasures"] == [{"camera": porch.id, "clips": 1, "recorded_before": "2027-03-11T00:00:00Z", "held": False}]
     with django_capture_on_commit_callbacks(execute=True):  # erasure runs after the commit
         actions.change_plan(account=owner, quote_id=preview["quote"], actor=owner)
     assert not Clip.objects.filter(pk=old.pk).exists() and Clip.objects.filter(pk=kept.pk).exists()
@@ -160,7 +160,7 @@ def test_a_trial_cancelled_refunds_nothing_and_erases(owner, cameras, at, django
     with django_capture_on_commit_callbacks(execute=True):
         result = actions.cancel_subscription(account=owner, actor=owner).to_api()
     assert (result["refund"], result["credit_added"], result["orders"], result["trial_end"]) == (0, 0, [], None)
-    assert result["erasures"] == [{"camera": porch.id, "clips": 1, "recorded_before": "2027-03-08T00:00:00Z"}]
+    assert result["erasures"] == [{"camera": porch.id, "clips": 1, "recorded_before": "2027-03-08T00:00:00Z", "held": False}]
     assert not Clip.objects.filter(pk=old.pk).exists()
     assert selectors.subscription_summary(owner)["status"] == "none"
     assert Order.objects.count() == 0

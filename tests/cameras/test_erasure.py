@@ -37,7 +37,7 @@ def test_it_erases_exactly_the_clips_older_than_14_days_on_a_premium_to_plus_dow
     with django_capture_on_commit_callbacks(execute=True):
         result = actions.change_plan(account=owner, cameras={porch.camera.id: "plus"}, actor=owner)
 
-    assert result.erasures == [{"camera": porch.camera.id, "clips": 3, "recorded_before": "2026-11-12T12:00:00Z"}]
+    assert result.erasures == [{"camera": porch.camera.id, "clips": 3, "recorded_before": "2026-11-12T12:00:00Z", "held": False}]
     assert clip_ids() == {clip.id for clip in kept}
     assert media_files() == files_kept
 
@@ -49,8 +49,8 @@ def test_it_keeps_two_days_after_a_cancel(owner, porch, garden, now, premium, dj
 
     preview = actions.preview_cancel(account=owner, actor=owner)
     assert sorted(preview.erasures, key=lambda e: e["camera"]) == sorted([
-        {"camera": porch.camera.id, "clips": 2, "recorded_before": "2026-11-24T12:00:00Z"},
-        {"camera": garden.camera.id, "clips": 1, "recorded_before": "2026-11-24T12:00:00Z"},
+        {"camera": porch.camera.id, "clips": 2, "recorded_before": "2026-11-24T12:00:00Z", "held": False},
+        {"camera": garden.camera.id, "clips": 1, "recorded_before": "2026-11-24T12:00:00Z", "held": False},
     ], key=lambda e: e["camera"])
     with django_capture_on_commit_callbacks(execute=True):
         actions.cancel_subscription(account=owner, quote_id=preview.quote_id, actor=owner)

@@ -78,7 +78,8 @@ def erasures_of(outcome: Outcome, account=None) -> list[dict]:
     cut-off; and, for a new paid period of `account` during a hold, each camera's held clips
     outside the new windows (`held`: they are hidden, so there is nothing to download)."""
     erasures = [
-        {"camera": s.camera, "clips": erasure.count_clips_before(s.camera, s.cutoff), "recorded_before": iso_z(s.cutoff)}
+        {"camera": s.camera, "clips": erasure.count_clips_before(s.camera, s.cutoff), "recorded_before": iso_z(s.cutoff),
+         "held": False}
         for s in outcome.shrinks
     ]
     if account is not None and starts_paid_period(outcome):
